@@ -1,0 +1,84 @@
+"""Batches of token ids in the layout fastai's ``SentenceEncoder`` requires.
+
+``SentenceEncoder`` reads a batch in ``bptt``-sized chunks and, for each chunk, runs
+the LSTM only on the first rows whose token at the chunk start is not padding. That is
+correct only when rows are sorted longest-first, padded by ``pad_chunk`` (whole chunks
+of padding before the text, the remainder after it) *and* the padded length is a
+multiple of ``bptt``. fastai's own ``pad_input_chunk`` pads to the longest text only, so
+in a batch whose length is not a multiple of ``bptt`` a shorter text whose padding
+remainder reaches into the last chunk loses its last tokens and gets a zero
+``h_last`` (fastai issue #3379). Every batch this module builds has the full layout, so
+a text gets the same features alone or in any batch.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from fastai.text.data import pad_chunk
+
+# fastai's SortedDL sorts each pool of ``batch_size * POOL_BATCHES`` shuffled items by
+# length, so batches hold texts of similar length while their order stays random.
+POOL_BATCHES = 50
+
+
+def training_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Shuffled, length-bucketed batches of indices (fastai ``SortedDL`` shuffling).
+
+    The batch holding the longest text comes first, so running out of memory shows up
+    at the first step. A last batch of one item is merged into the one before it
+    because BatchNorm cannot train on a single row.
+    """
+    lengths = np.asarray(lengths)
+    order = rng.permutation(len(lengths))
+    longest = int(np.argmax(lengths[order]))
+    order[0], order[longest] = order[longest], order[0]
+    pool = batch_size * POOL_BATCHES
+    pools = [order[i : i + pool] for i in range(0, len(order), pool)]
+    order = np.concatenate([p[np.argsort(-lengths[p], kind="stable")] for p in pools])
+    batches = _split(order, batch_size)
+    if len(batches) > 2:
+        middle = [batches[i] for i in rng.permutation(np.arange(1, len(batches) - 1))]
+        batches = [batches[0], *middle, batches[-1]]
+    return batches
+
+
+def inference_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Batches of indices sorted longest-first, so padding is minimal."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _split(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        last = batches.pop()
+        batches[-1] = np.concatenate([batches[-1], last])
+    return batches
+
+
+def collate(
+    sequences: Sequence[np.ndarray], bptt: int, pad_id: int
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Pad token-id sequences into one batch for ``SentenceEncoder``.
+
+    Returns
+    -------
+    batch : LongTensor of shape (n, padded_length)
+        Rows sorted longest-first, padded by fastai's ``pad_chunk`` to the longest
+        length rounded up to a multiple of ``bptt``.
+    order : ndarray of int
+        ``batch[k]`` holds ``sequences[order[k]]``.
+    """
+    order = np.argsort([-len(s) for s in sequences], kind="stable")
+    padded_length = -(-len(sequences[order[0]]) // bptt) * bptt
+    rows = [
+        pad_chunk(torch.from_numpy(sequences[i]), pad_idx=pad_id, pad_first=True,
+                  seq_len=bptt, pad_len=padded_length)
+        for i in order
+    ]
+    return torch.stack(rows), order

@@ -1,0 +1,76 @@
+"""The AWD-LSTM classifier: fastai's encoder and concat-pooling head, and its layer groups."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from fastai.text.models.awdlstm import AWD_LSTM, awd_lstm_clas_split
+from fastai.text.models.core import get_text_classifier
+from torch import nn
+
+from .text import PAD_ID
+
+# The head between the pooled features and the output layer (ULMFiT: one layer of 50).
+HEAD_HIDDEN = 50
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Everything needed to rebuild a fitted classifier's network from its weights."""
+
+    vocab_size: int
+    n_classes: int
+    emb_size: int
+    hidden_size: int
+    n_layers: int
+    drop_mult: float
+    bptt: int
+    max_len: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_classifier(config: ClassifierConfig) -> nn.Module:
+    """fastai's ``get_text_classifier`` for an AWD-LSTM of the configured size.
+
+    The network maps a padded batch of token ids to ``(logits, raw_outputs, outputs)``:
+    masked ``[h_last; max; mean]`` pooling of the last LSTM layer, then
+    BatchNorm+Dropout+Linear(50)+ReLU, BatchNorm+Dropout+Linear(n_classes).
+    """
+    encoder_config = {
+        "emb_sz": config.emb_size,
+        "n_hid": config.hidden_size,
+        "n_layers": config.n_layers,
+        "pad_token": PAD_ID,
+    }
+    return get_text_classifier(
+        AWD_LSTM,
+        config.vocab_size,
+        config.n_classes,
+        seq_len=config.bptt,
+        config=encoder_config,
+        drop_mult=config.drop_mult,
+        lin_ftrs=[HEAD_HIDDEN],
+        pad_idx=PAD_ID,
+        max_len=config.max_len,
+    )
+
+
+def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
+    """Parameters by layer group, bottom to top: embedding, each LSTM, head."""
+    return [list(group) for group in awd_lstm_clas_split(model)]
+
+
+def set_trainable(groups: list[list[nn.Parameter]], n_top: int) -> None:
+    """Train the top ``n_top`` layer groups and freeze the rest."""
+    first_trainable = len(groups) - n_top
+    for index, group in enumerate(groups):
+        for parameter in group:
+            parameter.requires_grad_(index >= first_trainable)
+
+
+def state_dict_on_cpu(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the weights on the CPU, loadable on a machine without a GPU."""
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}

@@ -1,0 +1,146 @@
+"""The ULMFiT fit schedule as plain data: gradual unfreezing, discriminative and cyclical rates.
+
+A schedule is a sequence of stages ``(unfreeze, epochs, lr)``. ``unfreeze`` is how many
+layer groups from the top are trained (1 = head only, 2 = head + last LSTM, ...,
+``"all"``); ``lr`` is the top group's peak rate, and each lower group gets the rate
+above it divided by ``lr_decay``. fastai owns the shapes of the per-step rates.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from fastai.callback.schedule import SchedLin, combine_scheds, combined_cos
+
+# Howard & Ruder (2018): head, then one more layer group per epoch, then everything.
+ULMFIT_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 2, 1e-3))
+
+LR_SCHEDULES = ("one_cycle", "slanted_triangular")
+
+# fastai's fit_one_cycle for text learners: cosine warm-up over 25 % of the steps from
+# lr/25 to lr, cosine decay to lr/1e5, momentum 0.8 -> 0.7 -> 0.8 (TextLearner's moms).
+ONE_CYCLE_PCT, ONE_CYCLE_DIV, ONE_CYCLE_DIV_FINAL = 0.25, 25.0, 1e5
+ONE_CYCLE_MOMS = (0.8, 0.7, 0.8)
+# The paper's slanted triangular rates: linear rise over cut_frac = 0.1 of the steps from
+# lr/ratio to lr, linear decay back to lr/ratio, ratio = 32; Adam's beta1 stays 0.7.
+STLR_CUT_FRAC, STLR_RATIO = 0.1, 32.0
+ADAM_BETAS = {"one_cycle": (0.8, 0.99), "slanted_triangular": (0.7, 0.99)}
+ADAM_EPS = 1e-5  # fastai's Adam
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of gradual unfreezing: train the top ``n_trainable`` groups for ``epochs``."""
+
+    n_trainable: int
+    epochs: int
+    lr: float
+
+
+def parse_schedule(schedule, n_groups: int) -> list[Stage]:
+    """Validate ``schedule`` ("ulmfit" or stages ``(unfreeze, epochs, lr)``) into stages.
+
+    Raises
+    ------
+    ValueError
+        With the offending stage and what a valid one looks like.
+    """
+    if isinstance(schedule, str):
+        if schedule != "ulmfit":
+            raise ValueError(
+                f"schedule={schedule!r} is not known: use 'ulmfit' or a sequence of "
+                "(unfreeze, epochs, lr) stages such as ((1, 1, 2e-2), ('all', 3, 1e-3))"
+            )
+        schedule = ULMFIT_SCHEDULE
+    if not isinstance(schedule, Sequence) or len(schedule) == 0:
+        raise ValueError(
+            f"schedule must be 'ulmfit' or a non-empty sequence of (unfreeze, epochs, lr) "
+            f"stages; got {schedule!r}"
+        )
+    return [_parse_stage(stage, n_groups) for stage in schedule]
+
+
+def _parse_stage(stage, n_groups: int) -> Stage:
+    example = "e.g. (1, 1, 2e-2) or ('all', 2, 1e-3)"
+    if isinstance(stage, str) or not isinstance(stage, Sequence) or len(stage) != 3:
+        raise ValueError(f"each schedule stage must be (unfreeze, epochs, lr), {example}; got {stage!r}")
+    unfreeze, epochs, lr = stage
+    if unfreeze == "all":
+        n_trainable = n_groups
+    elif _is_int(unfreeze) and 1 <= unfreeze <= n_groups:
+        n_trainable = int(unfreeze)
+    else:
+        raise ValueError(
+            f"stage {stage!r}: unfreeze must be 'all' or an int from 1 (head only) to "
+            f"{n_groups} (this model has {n_groups} layer groups); got {unfreeze!r}"
+        )
+    if not _is_int(epochs) or epochs < 1:
+        raise ValueError(f"stage {stage!r}: epochs must be an int >= 1; got {epochs!r}")
+    if not isinstance(lr, numbers.Real) or isinstance(lr, bool) or not 0 < lr < float("inf"):
+        raise ValueError(f"stage {stage!r}: lr must be a positive number; got {lr!r}")
+    return Stage(n_trainable, int(epochs), float(lr))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_lr_schedule(lr_schedule: str) -> str:
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {lr_schedule!r}")
+    return lr_schedule
+
+
+def group_rates(lr: float, n_groups: int, lr_decay: float) -> list[float]:
+    """Discriminative rates bottom to top: the top group gets ``lr``, each lower ÷ ``lr_decay``."""
+    return [lr / lr_decay ** (n_groups - 1 - index) for index in range(n_groups)]
+
+
+def make_optimizer(groups, lr_schedule: str, weight_decay: float) -> torch.optim.Optimizer:
+    """Adam with decoupled weight decay and one parameter group per layer group (fastai's Adam)."""
+    return torch.optim.AdamW(
+        [{"params": group} for group in groups],
+        lr=1e-3,
+        betas=ADAM_BETAS[lr_schedule],
+        eps=ADAM_EPS,
+        weight_decay=weight_decay,
+    )
+
+
+class StageRates:
+    """Per-step learning rates (and momentum) for one stage, one curve per layer group.
+
+    fastai owns the curve shapes (``combined_cos``, ``SchedLin``), so ``"one_cycle"`` is
+    exactly its ``fit_one_cycle``; call :meth:`step` after every optimiser step.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, max_lrs: list[float],
+                 total_steps: int, lr_schedule: str):
+        self.optimizer = optimizer
+        self.total_steps = max(total_steps, 1)
+        self.step_count = 0
+        self.lr_curves = [_lr_curve(lr, lr_schedule) for lr in max_lrs]
+        self.momentum_curve = combined_cos(ONE_CYCLE_PCT, *ONE_CYCLE_MOMS) if lr_schedule == "one_cycle" else None
+        self._apply()
+
+    def step(self) -> None:
+        self.step_count += 1
+        if self.step_count < self.total_steps:
+            self._apply()
+
+    def _apply(self) -> None:
+        position = self.step_count / self.total_steps
+        for group, curve in zip(self.optimizer.param_groups, self.lr_curves):
+            group["lr"] = float(curve(position))
+            if self.momentum_curve is not None:
+                group["betas"] = (float(self.momentum_curve(position)), group["betas"][1])
+
+
+def _lr_curve(lr: float, lr_schedule: str):
+    if lr_schedule == "one_cycle":
+        return combined_cos(ONE_CYCLE_PCT, lr / ONE_CYCLE_DIV, lr, lr / ONE_CYCLE_DIV_FINAL)
+    return combine_scheds([STLR_CUT_FRAC, 1 - STLR_CUT_FRAC],
+                          [SchedLin(lr / STLR_RATIO, lr), SchedLin(lr, lr / STLR_RATIO)])

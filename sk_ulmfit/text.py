@@ -1,0 +1,128 @@
+"""Tokenisation and vocabulary: raw strings to token ids, with fastai's rules.
+
+fastai owns the rules (``xxbos``, ``xxmaj``, ``xxup``, ``xxrep`` ...), the spaCy word
+tokeniser and the vocabulary order; this module only composes them and handles
+documents that are longer than spaCy accepts in one piece.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Sequence
+
+import numpy as np
+from fastai.text.core import (
+    PAD,
+    UNK,
+    SpacyTokenizer,
+    defaults,
+)
+from fastai.text.data import make_vocab
+
+# spaCy refuses texts over ``nlp.max_length`` (1,000,000 characters); longer documents
+# are cut at a space into pieces of at most this many characters, which gives the
+# same tokens because spaCy splits on whitespace first.
+SPACY_PIECE_CHARS = 100_000
+
+PAD_ID = 1  # fastai's vocabulary always starts with xxunk, xxpad
+
+
+class FastaiTokenizer:
+    """fastai's default text rules followed by its spaCy word tokeniser.
+
+    Picklable: the spaCy pipeline is built lazily and not stored in the pickle.
+    """
+
+    def __init__(self, lang: str = "en"):
+        self.lang = lang
+        self._spacy = None
+
+    def __getstate__(self):
+        return {"lang": self.lang, "_spacy": None}
+
+    def __call__(self, texts: Iterable[str]) -> list[list[str]]:
+        """Tokenise each text; returns one list of tokens per text."""
+        if self._spacy is None:
+            self._spacy = SpacyTokenizer(self.lang)
+        pieces, owners = [], []
+        for owner, text in enumerate(texts):
+            for rule in defaults.text_proc_rules:
+                text = rule(text)
+            for piece in split_at_spaces(text, SPACY_PIECE_CHARS):
+                pieces.append(piece)
+                owners.append(owner)
+        token_lists = [[] for _ in range(owners[-1] + 1 if owners else 0)]
+        post_rule = _compose(defaults.text_postproc_rules)
+        for owner, piece_tokens in zip(owners, self._spacy(pieces)):
+            token_lists[owner].extend(post_rule(token) for token in piece_tokens)
+        return token_lists
+
+
+def _compose(rules):
+    def apply_all(token):
+        for rule in rules:
+            token = rule(token)
+        return token
+
+    return apply_all
+
+
+def split_at_spaces(text: str, max_chars: int) -> list[str]:
+    """Cut ``text`` at spaces into pieces of at most ``max_chars`` characters.
+
+    The space at each cut is dropped (spaCy makes no token of a single space between
+    words); a run without a space longer than ``max_chars`` is cut where it must be.
+    """
+    pieces = []
+    while len(text) > max_chars:
+        cut = text.rfind(" ", 0, max_chars + 1)
+        if cut <= 0:
+            pieces.append(text[:max_chars])
+            text = text[max_chars:]
+        else:
+            pieces.append(text[:cut])
+            text = text[cut + 1 :]
+    pieces.append(text)
+    return pieces
+
+
+class Vocabulary:
+    """Token ↔ id mapping in fastai's layout (special tokens first, size a multiple of 8).
+
+    Parameters
+    ----------
+    itos : sequence of str
+        Tokens in id order; ``itos[0]`` must be ``xxunk`` and ``itos[1]`` ``xxpad``.
+    """
+
+    def __init__(self, itos: Sequence[str]):
+        itos = list(itos)
+        if itos[:2] != [UNK, PAD]:
+            raise ValueError(f"a vocabulary must start with {UNK!r}, {PAD!r}; got {itos[:2]}")
+        self.itos = itos
+        self.stoi = {token: i for i, token in enumerate(itos)}
+
+    @classmethod
+    def build(cls, token_lists: Iterable[Sequence[str]], min_freq: int, max_vocab: int):
+        """Count tokens and keep those seen ``min_freq`` times, at most ``max_vocab``."""
+        counts = Counter()
+        for tokens in token_lists:
+            counts.update(tokens)
+        return cls(make_vocab(counts, min_freq=min_freq, max_vocab=max_vocab))
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def numericalize(self, tokens: Sequence[str]) -> np.ndarray:
+        """Token ids of ``tokens``; unknown tokens map to ``xxunk`` (id 0)."""
+        lookup = self.stoi.get
+        return np.fromiter((lookup(token, 0) for token in tokens), dtype=np.int64, count=len(tokens))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocabulary) and self.itos == other.itos
+
+    def __getstate__(self):
+        return {"itos": self.itos}
+
+    def __setstate__(self, state):
+        self.__init__(state["itos"])

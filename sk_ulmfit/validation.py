@@ -1,0 +1,98 @@
+"""Checks of user input: texts and labels, with errors that say how to fix them."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.multiclass import check_classification_targets
+
+
+def check_texts(X) -> list[str]:
+    """Return ``X`` as a list of str, or raise a clear error.
+
+    Accepts a list, tuple, 1-D numpy array or pandas Series of strings. Empty strings
+    are valid texts.
+    """
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            "X must be a sequence of texts, not a single string: wrap it in a list, "
+            "e.g. clf.predict([text])"
+        )
+    if isinstance(X, pd.DataFrame):
+        raise ValueError(
+            f"X must be 1-D (one text per row), got a DataFrame with columns {list(X.columns)}: "
+            "pass the text column, e.g. df['text']"
+        )
+    if isinstance(X, pd.Series):
+        values = X.to_list()
+    else:
+        array = np.asarray(X, dtype=object) if not isinstance(X, np.ndarray) else X
+        if array.ndim != 1:
+            raise ValueError(
+                f"X must be 1-D (one text per row); got an array of shape {array.shape}. "
+                "For a single column use X.ravel() or select the text column"
+            )
+        values = list(X) if not isinstance(X, np.ndarray) else X.tolist()
+    if len(values) == 0:
+        raise ValueError("X is empty: at least one text is needed")
+    for index, text in enumerate(values):
+        if not isinstance(text, str):
+            _raise_bad_text(index, text)
+    return [str(text) for text in values]
+
+
+def _raise_bad_text(index: int, text) -> None:
+    if text is None or (isinstance(text, numbers.Real) and np.isnan(text)):
+        raise ValueError(
+            f"X[{index}] is missing ({text!r}): drop rows without text or fill them, "
+            "e.g. X.fillna('') for a pandas Series"
+        )
+    raise TypeError(
+        f"X[{index}] is a {type(text).__name__} ({text!r:.60}), expected str: "
+        "convert the texts first, e.g. [str(x) for x in X]"
+    )
+
+
+def check_labels(y, n_samples: int) -> np.ndarray:
+    """Return ``y`` as a 1-D array of ``n_samples`` labels of one sortable type."""
+    if y is None:
+        raise ValueError("y is required: pass one label per text")
+    if isinstance(y, (pd.Series, pd.Index)):
+        labels = y.to_numpy()
+    elif isinstance(y, np.ndarray):
+        labels = y
+    else:  # keep Python objects until checked: numpy would quietly turn 1 into "1"
+        labels = np.asarray(y, dtype=object)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"y must be 1-D (one label per text); got shape {labels.shape}. Use y.ravel() "
+            "for a single column; multi-label targets are not supported"
+        )
+    if len(labels) != n_samples:
+        raise ValueError(f"X and y have different lengths: {n_samples} texts but {len(labels)} labels")
+    missing = np.flatnonzero(pd.isna(labels))
+    if missing.size:
+        raise ValueError(
+            f"y has {missing.size} missing labels (None/NaN), the first at position "
+            f"{missing[0]}: drop those rows or give them a label"
+        )
+    if labels.dtype == object:
+        if len({isinstance(label, str) for label in labels}) > 1:
+            _raise_mixed(labels)
+        labels = np.asarray(labels.tolist())
+    check_classification_targets(labels)
+    try:
+        np.unique(labels)
+    except TypeError as error:
+        _raise_mixed(labels, error)
+    return labels
+
+
+def _raise_mixed(labels: np.ndarray, cause: Exception | None = None) -> None:
+    kinds = sorted({type(label).__name__ for label in labels})
+    raise ValueError(
+        f"labels must be of one sortable type; y mixes {kinds}: convert them, "
+        "e.g. [str(label) for label in y]"
+    ) from cause

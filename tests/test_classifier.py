@@ -1,0 +1,332 @@
+"""ULMFiTClassifier on real text: it learns, and it keeps scikit-learn's contract."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import (
+    GridSearchCV,
+    cross_val_predict,
+    cross_val_score,
+    train_test_split,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sk_ulmfit import ULMFiTClassifier
+from sk_ulmfit.datasets import fetch_ag_news, fetch_imdb_sample
+
+from .conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def fitted(trec):
+    X_train, y_train, _, _ = trec
+    return ULMFiTClassifier(random_state=0, validation_fraction=0.2, **TINY).fit(X_train, y_train)
+
+
+def lowercase(texts):
+    return [text.lower() for text in texts]
+
+
+# ----------------------------------------------------------------- learning
+def test_learns_trec_well_above_chance(data_home):
+    from sk_ulmfit.datasets import fetch_trec
+
+    X, y = fetch_trec("train", data_home=data_home, return_X_y=True)
+    X_test, y_test = fetch_trec("test", data_home=data_home, return_X_y=True)
+    clf = ULMFiTClassifier(emb_size=32, hidden_size=64, n_layers=1, drop_mult=0.1,
+                           schedule=(("all", 10, 3e-2),), random_state=0)
+    clf.fit(X[:1000], y[:1000])
+    majority = pd.Series(y_test).value_counts(normalize=True).max()
+    assert majority < 0.3
+    assert clf.score(X_test, y_test) > 0.6
+    losses = [record["train_loss"] for record in clf.history_]
+    assert losses[-1] < 0.75 * losses[0]
+
+
+@pytest.mark.parametrize("lr_schedule", ["one_cycle", "slanted_triangular"])
+def test_training_lowers_the_loss_with_either_rate_shape(trec, lr_schedule):
+    X_train, y_train, _, _ = trec
+    clf = ULMFiTClassifier(lr_schedule=lr_schedule, random_state=0,
+                           **{**TINY, "schedule": (("all", 4, 2e-2),)}).fit(X_train, y_train)
+    assert clf.history_[-1]["train_loss"] < clf.history_[0]["train_loss"]
+
+
+# ------------------------------------------------------ fitted attributes
+def test_fitted_attributes_and_history(fitted, trec):
+    _, y_train, _, _ = trec
+    assert list(fitted.classes_) == sorted(set(y_train))
+    assert fitted.n_classes_ == 6
+    assert [(r["stage"], r["epoch"], r["unfreeze"]) for r in fitted.history_] == [
+        (1, 1, 1), (2, 1, 4), (2, 2, 4)]
+    for record in fitted.history_:
+        assert record["train_loss"] > 0 and record["seconds"] > 0
+        assert record["valid_loss"] > 0 and 0 <= record["valid_accuracy"] <= 1
+    assert len(fitted.vocab_) > 100
+
+
+def test_probabilities_follow_classes_order(fitted, trec):
+    _, _, X_test, y_test = trec
+    proba = fitted.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 6)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_array_equal(fitted.classes_[proba.argmax(axis=1)], fitted.predict(X_test))
+    np.testing.assert_allclose(np.exp(fitted.predict_log_proba(X_test)), proba, rtol=1e-6)
+    assert fitted.score(X_test, y_test) == pytest.approx(np.mean(fitted.predict(X_test) == y_test))
+
+
+def test_predictions_come_back_in_input_order(fitted, trec):
+    _, _, X_test, _ = trec
+    permutation = np.random.default_rng(0).permutation(len(X_test))
+    proba = fitted.predict_proba(X_test)
+    shuffled = fitted.predict_proba([X_test[i] for i in permutation])
+    np.testing.assert_allclose(shuffled, proba[permutation], atol=1e-6)
+
+
+def test_accepts_list_array_and_series(fitted, trec):
+    _, _, X_test, _ = trec
+    expected = fitted.predict_proba(X_test)
+    for X in (np.array(X_test, dtype=object), np.array(X_test), pd.Series(X_test, index=range(5, 205))):
+        np.testing.assert_allclose(fitted.predict_proba(X), expected, atol=1e-6)
+
+
+def test_integer_labels_stay_integers(trec):
+    X_train, y_train, X_test, _ = trec
+    codes = {label: code for code, label in enumerate(sorted(set(y_train)), start=10)}
+    y_int = np.array([codes[label] for label in y_train])
+    clf = ULMFiTClassifier(random_state=0, **TINY).fit(X_train, y_int)
+    assert list(clf.classes_) == list(range(10, 16))
+    assert set(clf.predict(X_test)) <= set(range(10, 16))
+
+
+def test_empty_strings_are_valid_texts(trec):
+    X_train, y_train, _, _ = trec
+    X = list(X_train)
+    X[:5] = [""] * 5
+    clf = ULMFiTClassifier(random_state=0, **TINY).fit(X, y_train)
+    assert clf.predict_proba(["", "What is the capital of France ?"]).shape == (2, 6)
+
+
+def test_huge_document_is_read_in_chunks(fitted):
+    words = np.random.default_rng(0).choice(["who", "what", "city", "year", "river"], size=60_000)
+    proba = fitted.predict_proba([" ".join(words), "Who wrote Hamlet ?"])
+    assert proba.shape == (2, 6) and np.isfinite(proba).all()
+
+
+def test_same_seed_same_predictions_other_seed_differs(trec):
+    X_train, y_train, X_test, _ = trec
+    first = ULMFiTClassifier(random_state=3, **TINY).fit(X_train, y_train).predict_proba(X_test)
+    again = ULMFiTClassifier(random_state=3, **TINY).fit(X_train, y_train).predict_proba(X_test)
+    other = ULMFiTClassifier(random_state=4, **TINY).fit(X_train, y_train).predict_proba(X_test)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_fit_leaves_the_global_torch_seed_alone(trec):
+    X_train, y_train, _, _ = trec
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ULMFiTClassifier(random_state=0, **TINY).fit(X_train[:100], y_train[:100])
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_verbose_prints_a_line_per_epoch(trec, capsys):
+    X_train, y_train, _, _ = trec
+    ULMFiTClassifier(random_state=0, **TINY).fit(X_train[:100], y_train[:100])
+    assert capsys.readouterr().out == ""
+    ULMFiTClassifier(random_state=0, verbose=1, **TINY).fit(X_train[:100], y_train[:100])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("stage")]
+    assert len(lines) == 3 and "train_loss=" in lines[0]
+
+
+# ----------------------------------------------------- scikit-learn contract
+def test_params_round_trip_through_clone(fitted):
+    params = fitted.get_params()
+    twin = clone(fitted)
+    assert twin.get_params() == params
+    assert not hasattr(twin, "model_")
+    twin.set_params(schedule=((1, 2, 1e-2),), emb_size=8)
+    assert twin.schedule == ((1, 2, 1e-2),) and twin.emb_size == 8
+
+
+def test_in_a_pipeline(trec):
+    X_train, y_train, X_test, y_test = trec
+    pipe = Pipeline([("lower", FunctionTransformer(lowercase)),
+                     ("clf", ULMFiTClassifier(random_state=0, **TINY))])
+    pipe.set_params(clf__batch_size=16)
+    pipe.fit(X_train, y_train)
+    assert pipe.predict_proba(X_test).shape == (len(X_test), 6)
+    assert 0 <= pipe.score(X_test, y_test) <= 1
+
+
+def test_grid_search_over_the_schedule(trec):
+    X_train, y_train, _, _ = trec
+    candidates = [((1, 1, 2e-2), ("all", 1, 1e-2)), (("all", 2, 1e-2),)]
+    search = GridSearchCV(ULMFiTClassifier(random_state=0, **TINY),
+                          {"schedule": candidates, "lr_schedule": ["one_cycle", "slanted_triangular"]},
+                          cv=2)
+    search.fit(X_train[:300], y_train[:300])
+    assert search.best_params_["schedule"] in candidates
+    assert len(search.cv_results_["mean_test_score"]) == 4
+    assert search.best_estimator_.schedule == search.best_params_["schedule"]
+
+
+def test_cross_validation(trec):
+    X_train, y_train, _, _ = trec
+    X, y = X_train[:300], y_train[:300]
+    scores = cross_val_score(ULMFiTClassifier(random_state=0, **TINY), X, y, cv=3)
+    assert scores.shape == (3,) and ((0 <= scores) & (scores <= 1)).all()
+    proba = cross_val_predict(ULMFiTClassifier(random_state=0, **TINY), X, y, cv=3,
+                              method="predict_proba")
+    assert proba.shape == (300, 6)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dataset", ["ag_news", "imdb_sample"])
+def test_contract_on_other_real_datasets(dataset, data_home):
+    if dataset == "ag_news":
+        X, y = fetch_ag_news(data_home=data_home, return_X_y=True)
+    else:
+        X, y = fetch_imdb_sample("all", data_home=data_home, return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, train_size=300, test_size=100, stratify=y, random_state=0)
+    clf = ULMFiTClassifier(random_state=0, **TINY).fit(pd.Series(X_train), y_train)
+    proba = clf.predict_proba(X_test)
+    assert proba.shape == (100, len(set(y)))
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    assert set(clf.predict(X_test)) <= set(y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X_test), proba)
+
+
+# -------------------------------------------------------------- persistence
+def test_pickle_round_trip_is_exact(fitted, trec):
+    _, _, X_test, _ = trec
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(X_test), fitted.predict_proba(X_test))
+    assert restored.get_params() == fitted.get_params()
+    assert restored.history_ == fitted.history_
+
+
+def test_joblib_round_trip_is_exact(fitted, trec, tmp_path):
+    _, _, X_test, _ = trec
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    restored = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(restored.predict_proba(X_test), fitted.predict_proba(X_test))
+
+
+def test_unfitted_estimator_pickles(trec):
+    restored = pickle.loads(pickle.dumps(ULMFiTClassifier(**TINY)))
+    assert restored.get_params() == ULMFiTClassifier(**TINY).get_params()
+
+
+def test_model_trained_on_gpu_loads_on_cpu_only_machine(fitted, trec, monkeypatch):
+    _, _, X_test, _ = trec
+    gpu_trained = pickle.loads(pickle.dumps(fitted))
+    gpu_trained.device_ = torch.device("cuda", 0)  # as recorded by a fit on a GPU
+    payload = pickle.dumps(gpu_trained)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="trained on a GPU"):
+        restored = pickle.loads(payload)
+    assert restored.device_ == torch.device("cpu")
+    np.testing.assert_array_equal(restored.predict_proba(X_test), fitted.predict_proba(X_test))
+
+
+def test_pickle_holds_no_gpu_tensors_or_fastai_classes(fitted):
+    payload = pickle.dumps(fitted)
+    assert b"fastai.text.models" not in payload
+    assert len(payload) < 2_000_000
+
+
+def test_corrupt_pickle_fails_loudly(fitted):
+    payload = bytearray(pickle.dumps(fitted))
+    del payload[len(payload) // 2 : len(payload) // 2 + 100]
+    with pytest.raises(Exception):
+        pickle.loads(bytes(payload))
+
+
+# ---------------------------------------------------------------- bad input
+BAD_FITS = [
+    (["a", 3, "c"], ["x", "y", "x"], TypeError, r"X\[1\] is a int"),
+    (["a", None, "c"], ["x", "y", "x"], ValueError, r"X\[1\] is missing"),
+    (["a", float("nan"), "c"], ["x", "y", "x"], ValueError, r"X\[1\] is missing"),
+    (["a", "b", "c"], ["x", None, "x"], ValueError, "missing labels"),
+    (["a", "b", "c"], [1.0, np.nan, 2.0], ValueError, "missing labels"),
+    ([], [], ValueError, "empty"),
+    (["a", "b"], ["x", "x"], ValueError, "single class"),
+    (["a", "b", "c"], ["x", "y"], ValueError, "different lengths"),
+    (np.array([["a", "b"], ["c", "d"]]), ["x", "y"], ValueError, "1-D"),
+    (pd.DataFrame({"text": ["a", "b"]}), ["x", "y"], ValueError, "text column"),
+    ("a single string", ["x"], ValueError, "single string"),
+    (["a", "b"], np.array([["x"], ["y"]]), ValueError, "y must be 1-D"),
+    (["a", "b", "c"], ["x", 1, "y"], ValueError, "one sortable type"),
+    (["a", "b", "c"], [0.5, 1.5, 2.25], ValueError, "continuous"),
+]
+
+
+@pytest.mark.parametrize("X, y, error, message", BAD_FITS)
+def test_bad_input_to_fit_says_what_is_wrong(X, y, error, message):
+    with pytest.raises(error, match=message):
+        ULMFiTClassifier(**TINY).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"schedule": ((9, 1, 1e-2),)}, "layer groups"),
+        ({"lr_schedule": "cosine"}, "lr_schedule"),
+        ({"batch_size": 1}, "batch_size"),
+        ({"validation_fraction": 1.5}, "validation_fraction"),
+        ({"device": "tpu"}, "device"),
+        ({"pretrained": "wt103"}, "pretrained"),
+        ({"emb_size": 0}, "emb_size"),
+        ({"lr_decay": 0}, "lr_decay"),
+    ],
+)
+def test_bad_parameters_fail_at_fit(trec, params, message):
+    X_train, y_train, _, _ = trec
+    clf = ULMFiTClassifier(**{**TINY, **params})  # construction never fails
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X_train[:50], y_train[:50])
+
+
+def test_predict_before_fit():
+    with pytest.raises(NotFittedError):
+        ULMFiTClassifier().predict(["text"])
+
+
+def test_bad_input_to_predict(fitted):
+    with pytest.raises(ValueError, match="single string"):
+        fitted.predict("What is love ?")
+    with pytest.raises(ValueError, match="empty"):
+        fitted.predict_proba([])
+    with pytest.raises(TypeError, match=r"X\[0\]"):
+        fitted.predict([b"bytes"])
+
+
+def test_failed_refit_keeps_the_trained_model(fitted, trec):
+    _, _, X_test, _ = trec
+    model = pickle.loads(pickle.dumps(fitted))
+    before = model.predict_proba(X_test)
+    with pytest.raises(ValueError):
+        model.set_params(schedule=((9, 1, 1e-2),)).fit(["a", "b", "c"], ["x", "y", "x"])
+    with pytest.raises(ValueError):
+        model.fit(["a", "b"], ["x", "x"])
+    np.testing.assert_array_equal(model.predict_proba(X_test), before)
+
+
+def test_unseen_labels_only_lower_the_score(fitted, trec):
+    _, _, X_test, y_test = trec
+    y_other = np.array(y_test, dtype=object)
+    y_other[:10] = "NEVER_SEEN"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert fitted.score(X_test, y_other) <= fitted.score(X_test, y_test)

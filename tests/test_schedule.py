@@ -1,0 +1,80 @@
+"""The fit schedule: validation, discriminative rates and per-step rate shapes."""
+
+import numpy as np
+import pytest
+import torch
+
+from sk_ulmfit.schedule import (
+    ULMFIT_SCHEDULE,
+    Stage,
+    StageRates,
+    group_rates,
+    make_optimizer,
+    parse_schedule,
+)
+
+
+def test_ulmfit_is_the_papers_gradual_unfreezing():
+    stages = parse_schedule("ulmfit", n_groups=5)
+    assert stages == [Stage(1, 1, 2e-2), Stage(2, 1, 1e-2), Stage(3, 1, 5e-3), Stage(5, 2, 1e-3)]
+    assert parse_schedule(ULMFIT_SCHEDULE, n_groups=5) == stages
+
+
+@pytest.mark.parametrize(
+    "schedule, message",
+    [
+        ("fast", "not known"),
+        ((), "non-empty"),
+        (((1, 1),), r"\(unfreeze, epochs, lr\)"),
+        (((0, 1, 1e-3),), "unfreeze must be"),
+        (((6, 1, 1e-3),), "5 layer groups"),
+        ((("some", 1, 1e-3),), "unfreeze must be"),
+        (((1, 0, 1e-3),), "epochs must be"),
+        (((1, 1.5, 1e-3),), "epochs must be"),
+        (((1, 1, -1e-3),), "lr must be"),
+        (((1, 1, "big"),), "lr must be"),
+        ((1, 1, 1e-3), "each schedule stage"),
+    ],
+)
+def test_bad_schedules_say_what_is_wrong(schedule, message):
+    with pytest.raises(ValueError, match=message):
+        parse_schedule(schedule, n_groups=5)
+
+
+def test_each_lower_group_gets_the_rate_above_divided_by_decay():
+    rates = group_rates(1e-2, n_groups=4, lr_decay=2.6)
+    assert rates[-1] == pytest.approx(1e-2)
+    assert np.allclose(np.array(rates[1:]) / np.array(rates[:-1]), 2.6)
+
+
+def _rates(lr_schedule, steps=100):
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = make_optimizer([[parameter]], lr_schedule, weight_decay=0.0)
+    scheduler = StageRates(optimizer, [1.0], steps, lr_schedule)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return np.array(rates), optimizer
+
+
+def test_slanted_triangular_rises_linearly_for_a_tenth_then_falls_linearly():
+    rates, _ = _rates("slanted_triangular")
+    peak = int(np.argmax(rates))
+    assert rates[0] == pytest.approx(1 / 32)
+    assert rates[peak] == pytest.approx(1.0)
+    assert peak == 10
+    assert np.allclose(np.diff(np.diff(rates[: peak + 1])), 0, atol=1e-6)  # linear rise
+    assert np.allclose(np.diff(np.diff(rates[peak + 1 :])), 0, atol=1e-6)  # linear fall
+    assert rates[-1] == pytest.approx(1 / 32 + (1 - 1 / 32) / 90)
+
+
+def test_one_cycle_is_fastais_cosine_shape_with_momentum_cycle():
+    rates, optimizer = _rates("one_cycle")
+    peak = int(np.argmax(rates))
+    assert rates[0] == pytest.approx(1 / 25)
+    assert peak == 25
+    assert rates[-1] < 1e-3
+    assert not np.allclose(np.diff(np.diff(rates[:peak])), 0, atol=1e-6)  # curved, not linear
+    assert optimizer.param_groups[0]["betas"][0] == pytest.approx(0.8, abs=1e-3)
