@@ -3,12 +3,14 @@
 ``SentenceEncoder`` reads a batch in ``bptt``-sized chunks and, for each chunk, runs
 the LSTM only on the first rows whose token at the chunk start is not padding. That is
 correct only when rows are sorted longest-first, padded by ``pad_chunk`` (whole chunks
-of padding before the text, the remainder after it) *and* the padded length is a
-multiple of ``bptt``. fastai's own ``pad_input_chunk`` pads to the longest text only, so
-in a batch whose length is not a multiple of ``bptt`` a shorter text whose padding
-remainder reaches into the last chunk loses its last tokens and gets a zero
-``h_last`` (fastai issue #3379). Every batch this module builds has the full layout, so
-a text gets the same features alone or in any batch.
+of padding before the text, the remainder after it) *and*, when the batch spans more
+than one chunk, the padded length is a multiple of ``bptt``. fastai's own
+``pad_input_chunk`` pads to the longest text only, so in a multi-chunk batch whose length
+is not a multiple of ``bptt`` a shorter text whose padding remainder reaches into the
+last chunk loses its last tokens and gets a zero ``h_last`` (fastai issue #3379). Every
+batch this module builds has the full layout, so a text gets the same features alone or
+in any batch; a batch of texts no longer than ``bptt`` is one chunk and is padded only to
+its longest text.
 """
 
 from __future__ import annotations
@@ -70,12 +72,13 @@ def collate(
     -------
     batch : LongTensor of shape (n, padded_length)
         Rows sorted longest-first, padded by fastai's ``pad_chunk`` to the longest
-        length rounded up to a multiple of ``bptt``.
+        length, rounded up to a multiple of ``bptt`` when that is over ``bptt``.
     order : ndarray of int
         ``batch[k]`` holds ``sequences[order[k]]``.
     """
     order = np.argsort([-len(s) for s in sequences], kind="stable")
-    padded_length = -(-len(sequences[order[0]]) // bptt) * bptt
+    longest = len(sequences[order[0]])
+    padded_length = longest if longest <= bptt else -(-longest // bptt) * bptt
     rows = [
         pad_chunk(torch.from_numpy(sequences[i]), pad_idx=pad_id, pad_first=True,
                   seq_len=bptt, pad_len=padded_length)

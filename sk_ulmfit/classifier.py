@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import numbers
-import time
 import warnings
 from typing import Sequence
 
@@ -17,13 +16,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
 from .batching import training_batches
-from .model import ClassifierConfig, build_classifier, layer_groups, set_trainable, state_dict_on_cpu
-from .schedule import StageRates, check_lr_schedule, group_rates, make_optimizer, parse_schedule
-from .text import FastaiTokenizer, Vocabulary
-from .training import logits_head, predict_outputs, resolve_device, train_epoch
+from .model import ClassifierConfig, build_classifier, layer_groups, state_dict_on_cpu
+from .schedule import check_lr_schedule, parse_schedule
+from .text import Vocabulary, tokenize
+from .training import logits_head, predict_outputs, resolve_device, run_schedule, train_epoch
 from .validation import check_labels, check_texts
-
-_TOKENIZER = FastaiTokenizer()
 
 
 class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
@@ -167,7 +164,7 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
         stages = parse_schedule(self.schedule, n_groups=self.n_layers + 2)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
 
-        tokens = _TOKENIZER(texts)
+        tokens = tokenize(texts)
         vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
         sequences = [vocab.numericalize(t) for t in tokens]
         train_idx, valid_idx = self._split_validation(targets, rng)
@@ -227,34 +224,24 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
             ) from error
 
     def _run_schedule(self, model, device, stages, sequences, targets, train_idx, valid_idx, rng):
-        groups = layer_groups(model)
-        optimizer = make_optimizer(groups, self.lr_schedule, self.weight_decay)
-        scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
         train_sequences = [sequences[i] for i in train_idx]
         train_lengths = [len(s) for s in train_sequences]
         train_targets = targets[train_idx]
-        history = []
-        for stage_number, stage in enumerate(stages, start=1):
-            set_trainable(groups, stage.n_trainable)
-            epochs = [training_batches(train_lengths, self.batch_size, rng) for _ in range(stage.epochs)]
-            rates = StageRates(
-                optimizer, group_rates(stage.lr, len(groups), self.lr_decay),
-                total_steps=sum(len(batches) for batches in epochs), lr_schedule=self.lr_schedule,
-            )
-            for epoch_number, batches in enumerate(epochs, start=1):
-                started = time.perf_counter()
-                train_loss = train_epoch(model, train_sequences, train_targets, batches, optimizer,
-                                         rates, scaler, device, self.bptt,
-                                         show_progress=self.verbose > 0)
-                record = {"stage": stage_number, "epoch": epoch_number,
-                          "unfreeze": stage.n_trainable, "lr": stage.lr, "train_loss": train_loss}
-                if len(valid_idx):
-                    record.update(self._validation_scores(model, device, sequences, targets, valid_idx))
-                record["seconds"] = time.perf_counter() - started
-                history.append(record)
-                if self.verbose:
-                    print(_format_record(record, len(stages), stage.epochs), flush=True)
-        return history
+
+        def train_on(batches, optimizer, rates, scaler):
+            return train_epoch(model, train_sequences, train_targets, batches, optimizer, rates,
+                               scaler, device, self.bptt, show_progress=self.verbose > 0)
+
+        def evaluate():
+            return self._validation_scores(model, device, sequences, targets, valid_idx)
+
+        return run_schedule(
+            layer_groups(model), stages,
+            make_epoch=lambda: training_batches(train_lengths, self.batch_size, rng),
+            train_on=train_on, evaluate=evaluate if len(valid_idx) else None,
+            lr_schedule=self.lr_schedule, lr_decay=self.lr_decay,
+            weight_decay=self.weight_decay, device=device, verbose=self.verbose,
+        )
 
     def _validation_scores(self, model, device, sequences, targets, valid_idx) -> dict:
         logits = torch.from_numpy(predict_outputs(
@@ -287,7 +274,7 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
                                self.model_config_.bptt, logits_head)
 
     def _encode(self, texts: list[str]) -> list[np.ndarray]:
-        return [self.vocab_.numericalize(tokens) for tokens in _TOKENIZER(texts)]
+        return [self.vocab_.numericalize(tokens) for tokens in tokenize(texts)]
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
@@ -326,12 +313,3 @@ def _loadable_device(device: torch.device) -> torch.device:
         return torch.device("cpu")
     return device
 
-
-def _format_record(record: dict, n_stages: int, n_epochs: int) -> str:
-    line = (
-        f"stage {record['stage']}/{n_stages} epoch {record['epoch']}/{n_epochs} "
-        f"unfreeze={record['unfreeze']} lr={record['lr']:.1e} train_loss={record['train_loss']:.4f}"
-    )
-    if "valid_loss" in record:
-        line += f" valid_loss={record['valid_loss']:.4f} valid_accuracy={record['valid_accuracy']:.4f}"
-    return line + f" ({record['seconds']:.1f}s)"

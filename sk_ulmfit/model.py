@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-from fastai.text.models.awdlstm import AWD_LSTM, awd_lstm_clas_split
-from fastai.text.models.core import get_text_classifier
+from fastai.text.models.awdlstm import AWD_LSTM, awd_lstm_clas_split, awd_lstm_lm_config, awd_lstm_lm_split
+from fastai.text.models.core import get_language_model, get_text_classifier
 from torch import nn
 
 from .text import PAD_ID
@@ -74,3 +74,52 @@ def set_trainable(groups: list[list[nn.Parameter]], n_top: int) -> None:
 def state_dict_on_cpu(model: nn.Module) -> dict[str, torch.Tensor]:
     """A copy of the weights on the CPU, loadable on a machine without a GPU."""
     return {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
+
+
+@dataclass(frozen=True)
+class LanguageModelConfig:
+    """Size of an AWD-LSTM language model (its decoder is tied to the embedding)."""
+
+    vocab_size: int
+    emb_size: int
+    hidden_size: int
+    n_layers: int
+    drop_mult: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_language_model(config: LanguageModelConfig) -> nn.Module:
+    """fastai's ``get_language_model``: AWD-LSTM encoder and a weight-tied linear decoder.
+
+    The network maps a batch of token ids to ``(logits, raw_outputs, outputs)``.
+    """
+    encoder_config = dict(
+        awd_lstm_lm_config,
+        emb_sz=config.emb_size,
+        n_hid=config.hidden_size,
+        n_layers=config.n_layers,
+        pad_token=PAD_ID,
+    )
+    return get_language_model(AWD_LSTM, config.vocab_size, config=encoder_config,
+                              drop_mult=config.drop_mult)
+
+
+def language_model_groups(model: nn.Module) -> list[list[nn.Parameter]]:
+    """Parameters by layer group, bottom to top: each LSTM, then embedding + decoder.
+
+    The embedding is the top group (fastai's split), so ``unfreeze=1`` trains only the
+    embedding and the tied decoder: what fine-tuning does first, for the new tokens.
+    """
+    return [list(group) for group in awd_lstm_lm_split(model)]
+
+
+def encoder_state(language_model: nn.Module) -> dict[str, torch.Tensor]:
+    """The AWD-LSTM encoder's weights inside a language model."""
+    return language_model[0].state_dict()
+
+
+def load_encoder(classifier: nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """Put language-model encoder weights into a classifier's encoder."""
+    classifier[0].module.load_state_dict(weights)

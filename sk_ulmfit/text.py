@@ -25,6 +25,7 @@ from fastai.text.data import make_vocab
 SPACY_PIECE_CHARS = 100_000
 
 PAD_ID = 1  # fastai's vocabulary always starts with xxunk, xxpad
+FAKE = "xxfake"  # fastai pads vocabularies to a multiple of 8 with this token
 
 
 class FastaiTokenizer:
@@ -110,6 +111,23 @@ class Vocabulary:
             counts.update(tokens)
         return cls(make_vocab(counts, min_freq=min_freq, max_vocab=max_vocab))
 
+    def extend(self, token_lists: Iterable[Sequence[str]], min_freq: int, max_vocab: int):
+        """This vocabulary plus the corpus tokens seen ``min_freq`` times that it lacks.
+
+        Every token already known keeps its place, however rare it is in the new corpus;
+        new tokens (most frequent first) are added while the size stays within
+        ``max_vocab``. The size is rounded up to a multiple of 8 as fastai does.
+        """
+        known = [token for token in self.itos if token != FAKE]
+        seen = set(known)
+        counts = Counter()
+        for tokens in token_lists:
+            counts.update(tokens)
+        room = max(0, max_vocab - len(known))
+        new = [t for t, c in counts.most_common() if c >= min_freq and t not in seen][:room]
+        itos = known + new
+        return Vocabulary(itos + [FAKE] * (-len(itos) % 8))
+
     def __len__(self) -> int:
         return len(self.itos)
 
@@ -126,3 +144,11 @@ class Vocabulary:
 
     def __setstate__(self, state):
         self.__init__(state["itos"])
+
+
+_SHARED_TOKENIZER = FastaiTokenizer()
+
+
+def tokenize(texts: Iterable[str]) -> list[list[str]]:
+    """fastai tokens of each text (one spaCy pipeline per process, built on first use)."""
+    return _SHARED_TOKENIZER(texts)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Sequence
+import time
+from typing import Callable, Sequence, Sized
 
 import numpy as np
 import torch
@@ -12,6 +13,9 @@ from fastprogress.fastprogress import progress_bar
 from torch import nn
 
 from .batching import collate, inference_batches
+from .lm_data import stream_windows
+from .model import set_trainable
+from .schedule import Stage, StageRates, group_rates, make_optimizer
 from .text import PAD_ID
 
 # fastai's RNNRegularizer for text learners: activation regularisation (AR) on the
@@ -41,8 +45,12 @@ def autocast(device: torch.device):
 
 
 def regularized_loss(logits, raw_outputs, outputs, targets) -> torch.Tensor:
-    """Cross-entropy plus fastai's AR/TAR penalties on the encoder outputs."""
-    loss = F.cross_entropy(logits.float(), targets)
+    """Cross-entropy plus fastai's AR/TAR penalties on the encoder outputs.
+
+    ``logits`` is ``(n, classes)`` for a classifier or ``(n, steps, vocab)`` for a
+    language model, with ``targets`` of shape ``(n,)`` or ``(n, steps)``.
+    """
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
     loss = loss + AR_ALPHA * outputs.float().pow(2).mean()
     if raw_outputs.shape[1] > 1:
         loss = loss + TAR_BETA * (raw_outputs[:, 1:] - raw_outputs[:, :-1]).float().pow(2).mean()
@@ -105,3 +113,102 @@ def predict_outputs(
 def logits_head(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     """Class scores for a batch."""
     return model(tokens)[0]
+
+
+def train_language_model_epoch(
+    model: nn.Module,
+    stream: np.ndarray,
+    batch_size: int,
+    bptt: int,
+    optimizer: torch.optim.Optimizer,
+    rates,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+    show_progress: bool = False,
+) -> float:
+    """One pass over a token stream, hidden state carried between windows; mean loss per token."""
+    model.train()
+    model.reset()
+    total, count = 0.0, 0
+    windows = stream_windows(stream, batch_size, bptt)
+    for inputs, targets in progress_bar(list(windows), leave=False) if show_progress else windows:
+        inputs, targets = inputs.to(device), targets.to(device)
+        with autocast(device):
+            logits, raw_outputs, outputs = model(inputs)
+            loss = regularized_loss(logits, raw_outputs, outputs, targets)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        rates.step()
+        total += loss.item() * targets.numel()
+        count += targets.numel()
+    return total / max(count, 1)
+
+
+@torch.inference_mode()
+def language_model_loss(model: nn.Module, stream: np.ndarray, batch_size: int, bptt: int,
+                        device: torch.device) -> float:
+    """Mean cross-entropy (nats per token) of predicting each next token of ``stream``."""
+    model.eval()
+    model.reset()
+    total, count = 0.0, 0
+    for inputs, targets in stream_windows(stream, batch_size, bptt):
+        with autocast(device):
+            logits = model(inputs.to(device))[0]
+        total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                 targets.to(device).reshape(-1), reduction="sum").item()
+        count += targets.numel()
+    if count == 0:
+        raise ValueError("the texts are too short to score: at least 2 tokens are needed")
+    return total / count
+
+
+def run_schedule(
+    groups: list[list[nn.Parameter]],
+    stages: list[Stage],
+    make_epoch: Callable[[], Sized],
+    train_on: Callable,
+    evaluate: Callable[[], dict] | None,
+    *,
+    lr_schedule: str,
+    lr_decay: float,
+    weight_decay: float,
+    device: torch.device,
+    verbose: int,
+) -> list[dict]:
+    """Train through the stages of gradual unfreezing; returns one record per epoch.
+
+    ``make_epoch()`` plans an epoch (its ``len`` is its number of steps) and
+    ``train_on(plan, optimizer, rates, scaler)`` runs it and returns the training loss.
+    """
+    optimizer = make_optimizer(groups, lr_schedule, weight_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    history = []
+    for stage_number, stage in enumerate(stages, start=1):
+        set_trainable(groups, stage.n_trainable)
+        plans = [make_epoch() for _ in range(stage.epochs)]
+        rates = StageRates(optimizer, group_rates(stage.lr, len(groups), lr_decay),
+                           total_steps=sum(len(plan) for plan in plans), lr_schedule=lr_schedule)
+        for epoch_number, plan in enumerate(plans, start=1):
+            started = time.perf_counter()
+            record = {"stage": stage_number, "epoch": epoch_number, "unfreeze": stage.n_trainable,
+                      "lr": stage.lr, "train_loss": train_on(plan, optimizer, rates, scaler)}
+            if evaluate is not None:
+                record.update(evaluate())
+            record["seconds"] = time.perf_counter() - started
+            history.append(record)
+            if verbose:
+                print(format_record(record, len(stages), stage.epochs), flush=True)
+    return history
+
+
+def format_record(record: dict, n_stages: int, n_epochs: int) -> str:
+    """One line of training progress."""
+    parts = [
+        f"stage {record['stage']}/{n_stages} epoch {record['epoch']}/{n_epochs}",
+        f"unfreeze={record['unfreeze']} lr={record['lr']:.1e} train_loss={record['train_loss']:.4f}",
+        *(f"{key}={value:.4f}" for key, value in record.items() if key.startswith("valid_")),
+        f"({record['seconds']:.1f}s)",
+    ]
+    return " ".join(parts)

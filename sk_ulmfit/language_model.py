@@ -1,0 +1,271 @@
+"""``ULMFiTLanguageModel``: pretrain or fine-tune an AWD-LSTM language model on texts."""
+
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, check_scalar
+
+from .lm_data import n_windows, token_stream
+from .lm_files import read_language_model, write_language_model
+from .model import LanguageModelConfig, build_language_model, language_model_groups, state_dict_on_cpu
+from .schedule import Stage, check_lr_schedule
+from .text import Vocabulary
+from .text import tokenize as fastai_tokens
+from .training import (
+    language_model_loss,
+    resolve_device,
+    run_schedule,
+    train_language_model_epoch,
+)
+from .validation import check_texts
+
+DIRECTIONS = ("forward", "backward")
+
+
+class ULMFiTLanguageModel(BaseEstimator):
+    """AWD-LSTM language model (Merity et al., 2017) trained as ULMFiT's stages 1 and 2.
+
+    ``fit(texts)`` trains from scratch, or fine-tunes a pretrained model on the texts:
+    the vocabulary is extended with the new corpus' frequent tokens (known tokens keep
+    their embeddings, new ones start from the mean embedding), one epoch trains only the
+    embedding and tied decoder, then everything is trained for ``epochs``.
+
+    Parameters
+    ----------
+    pretrained : None, str, path, ULMFiTLanguageModel or (weights, vocab) paths, default=None
+        Where to start: ``None`` (random weights), the name of a model shipped with the
+        package (see :func:`sk_ulmfit.pretrained.available_models`), a file written by
+        :meth:`save`, a fitted ``ULMFiTLanguageModel``, or fastai WT103-style files: a
+        ``(weights.pth, itos.pkl)`` pair or a folder holding them.
+    direction : {"forward", "backward"}, default="forward"
+        Read texts left to right, or right to left (ULMFiT's backward model).
+    emb_size, hidden_size, n_layers : int, default=400, 1152, 3
+        Size of a model trained from scratch; a pretrained model keeps its own size.
+    drop_mult : float, default=1.0
+        Multiplies fastai's AWD-LSTM language-model dropouts.
+    bptt : int, default=72
+        Tokens per back-propagation window; the hidden state carries across windows.
+    epochs : int, default=1
+        Epochs with every layer trained.
+    lr : float, default=2e-3
+        Peak learning rate (one-cycle); the embedding-only epoch of fine-tuning uses 10×.
+    batch_size : int, default=64
+        Parallel rows of the token stream.
+    min_freq, max_vocab : int, default=3, 60000
+        Which corpus tokens enter the vocabulary.
+    weight_decay : float, default=0.01
+    lr_schedule : {"one_cycle", "slanted_triangular"}, default="one_cycle"
+    device : str or torch.device, default="auto"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    vocab_ : Vocabulary
+    config_ : LanguageModelConfig
+    model_ : torch.nn.Module
+        fastai ``SequentialRNN(AWD_LSTM, LinearDecoder)``.
+    device_ : torch.device
+    history_ : list of dict
+        One record per stage and epoch (``train_loss`` in nats per token).
+    """
+
+    def __init__(
+        self,
+        *,
+        pretrained=None,
+        direction: str = "forward",
+        emb_size: int = 400,
+        hidden_size: int = 1152,
+        n_layers: int = 3,
+        drop_mult: float = 1.0,
+        bptt: int = 72,
+        epochs: int = 1,
+        lr: float = 2e-3,
+        batch_size: int = 64,
+        min_freq: int = 3,
+        max_vocab: int = 60000,
+        weight_decay: float = 0.01,
+        lr_schedule: str = "one_cycle",
+        device="auto",
+        random_state=None,
+        verbose: int = 0,
+    ):
+        self.pretrained = pretrained
+        self.direction = direction
+        self.emb_size = emb_size
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.drop_mult = drop_mult
+        self.bptt = bptt
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.min_freq = min_freq
+        self.max_vocab = max_vocab
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Sequence[str], y=None) -> "ULMFiTLanguageModel":
+        """Train (or fine-tune) on the texts ``X``; ``y`` is ignored.
+
+        Returns
+        -------
+        self : ULMFiTLanguageModel
+        """
+        from .pretrained import resolve_language_model
+
+        texts = check_texts(X)
+        self._check_params()
+        device = resolve_device(self.device)
+        start = resolve_language_model(self.pretrained, direction=self.direction)
+        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+
+        tokens = tokenize(texts, self.direction)
+        if start is None:
+            vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
+            config = LanguageModelConfig(len(vocab), self.emb_size, self.hidden_size,
+                                         self.n_layers, self.drop_mult)
+            stages = [Stage(n_trainable=self.n_layers + 1, epochs=self.epochs, lr=self.lr)]
+        else:
+            vocab = start.vocab_.extend(tokens, self.min_freq, self.max_vocab)
+            config = LanguageModelConfig(len(vocab), start.config_.emb_size, start.config_.hidden_size,
+                                         start.config_.n_layers, self.drop_mult)
+            stages = [Stage(1, 1, 10 * self.lr), Stage(config.n_layers + 1, self.epochs, self.lr)]
+        sequences = [vocab.numericalize(t) for t in tokens]
+
+        cuda_devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(int(rng.integers(2**31 - 1)))
+            model = build_language_model(config)
+            if start is not None:
+                model.load_state_dict(start.aligned_weights(vocab))
+            model.to(device)
+            history = run_schedule(
+                language_model_groups(model), stages,
+                make_epoch=lambda: _EpochStream(token_stream(sequences, rng.permutation(len(sequences))),
+                                                self.batch_size, self.bptt),
+                train_on=lambda plan, optimizer, rates, scaler: train_language_model_epoch(
+                    model, plan.stream, self.batch_size, self.bptt, optimizer, rates, scaler,
+                    device, show_progress=self.verbose > 0),
+                evaluate=None, lr_schedule=self.lr_schedule, lr_decay=1.0,
+                weight_decay=self.weight_decay, device=device, verbose=self.verbose,
+            )
+        self.vocab_ = vocab
+        self.config_ = config
+        self.model_ = model.eval()
+        self.device_ = device
+        self.history_ = history
+        return self
+
+    def _check_params(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}; got {self.direction!r}")
+        check_lr_schedule(self.lr_schedule)
+        for name in ("emb_size", "hidden_size", "n_layers", "bptt", "epochs", "min_freq", "max_vocab"):
+            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
+        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
+        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+        check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
+        for name in ("drop_mult", "weight_decay"):
+            check_scalar(getattr(self, name), name, numbers.Real, min_val=0)
+
+    # ------------------------------------------------------------ scoring
+    def score(self, X: Sequence[str], y=None) -> float:
+        """Mean log-likelihood per token of the texts ``X`` (higher is better)."""
+        return -self._loss(X)
+
+    def perplexity(self, X: Sequence[str]) -> float:
+        """Perplexity of the texts ``X``: ``exp`` of the mean cross-entropy per token."""
+        return float(np.exp(self._loss(X)))
+
+    def _loss(self, X) -> float:
+        check_is_fitted(self)
+        tokens = tokenize(check_texts(X), self.direction)
+        stream = token_stream([self.vocab_.numericalize(t) for t in tokens])
+        return language_model_loss(self.model_, stream, self.batch_size, self.bptt, self.device_)
+
+    # -------------------------------------------------------- persistence
+    def save(self, path: str | Path, *, half: bool = False) -> Path:
+        """Write weights, vocabulary and configuration to ``path`` (see :mod:`sk_ulmfit.lm_files`).
+
+        ``half=True`` stores the weights as float16 (half the size, for shipping).
+        """
+        check_is_fitted(self)
+        return write_language_model(path, state_dict_on_cpu(self.model_), self.vocab_.itos,
+                                    self.config_, self.direction, half=half)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device="auto") -> "ULMFiTLanguageModel":
+        """A fitted model from a file written by :meth:`save`."""
+        saved = read_language_model(path)
+        return cls._from_weights(saved.weights, saved.itos, saved.config, saved.direction, device)
+
+    @classmethod
+    def _from_weights(cls, weights, itos, config, direction, device="auto") -> "ULMFiTLanguageModel":
+        language_model = cls(direction=direction, emb_size=config.emb_size,
+                             hidden_size=config.hidden_size, n_layers=config.n_layers,
+                             drop_mult=config.drop_mult, device=device)
+        model = build_language_model(config)
+        model.load_state_dict(weights)
+        language_model.vocab_ = Vocabulary(itos)
+        language_model.config_ = config
+        language_model.device_ = resolve_device(device)
+        language_model.model_ = model.to(language_model.device_).eval()
+        language_model.history_ = []
+        return language_model
+
+    def aligned_weights(self, vocab: Vocabulary) -> dict[str, torch.Tensor]:
+        """This model's weights with embedding and decoder rows rearranged for ``vocab``.
+
+        Tokens this model knows keep their rows; unknown ones get the mean row (fastai's
+        ``match_embeds``).
+        """
+        from fastai.text.learner import match_embeds
+
+        check_is_fitted(self)
+        return match_embeds(state_dict_on_cpu(self.model_), self.vocab_.itos, vocab.itos)
+
+    # ----------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            state["model_"] = state_dict_on_cpu(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("model_"), dict):
+            model = build_language_model(state["config_"])
+            model.load_state_dict(state["model_"])
+            device = state["device_"] if state["device_"].type == "cpu" or torch.cuda.is_available() \
+                else torch.device("cpu")
+            state = {**state, "model_": model.to(device).eval(), "device_": device}
+        super().__setstate__(state)
+
+
+class _EpochStream:
+    """One epoch's token stream; ``len`` is its number of training steps."""
+
+    def __init__(self, stream: np.ndarray, batch_size: int, bptt: int):
+        self.stream = stream
+        self.steps = n_windows(len(stream), batch_size, bptt)
+
+    def __len__(self) -> int:
+        return self.steps
+
+
+def tokenize(texts: list[str], direction: str) -> list[list[str]]:
+    """fastai tokens of each text, reversed for a backward model."""
+    tokens = fastai_tokens(texts)
+    return [t[::-1] for t in tokens] if direction == "backward" else tokens
