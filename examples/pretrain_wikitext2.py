@@ -6,9 +6,9 @@ perplexity, and writes the model (float16 weights) into the package:
     python examples/pretrain_wikitext2.py --data-home ../shared/data \
         --out sk_ulmfit/pretrained_models/wikitext2_fwd.pt
 
-WikiText-2 is already tokenised (``<unk>`` for rare words, ``@-@`` inside hyphenated
-words); the text is turned back into plain prose and tokenised with fastai's rules, so
-the vocabulary matches what the classifier sees. Each article is one document.
+WikiText-2 is already tokenised; ``wikitext_articles`` turns it back into plain prose,
+one document per article, which is then tokenised with fastai's rules so the vocabulary
+matches what the classifier sees.
 """
 
 from __future__ import annotations
@@ -17,34 +17,13 @@ import argparse
 import json
 import os
 import platform
-import re
 import time
 from pathlib import Path
 
 import torch
 
-from sk_ulmfit.datasets import fetch_wikitext2
+from sk_ulmfit.datasets import fetch_wikitext2, wikitext_articles
 from sk_ulmfit.language_model import ULMFiTLanguageModel
-
-_ARTICLE_TITLE = re.compile(r"^ = [^=].* = $")
-_JOINERS = {" @-@ ": "-", " @,@ ": ",", " @.@ ": "."}
-
-
-def articles(lines: list[str]) -> list[str]:
-    """Group WikiText lines into articles (a ``= Title =`` line starts one) as plain text."""
-    documents: list[list[str]] = []
-    for line in lines:
-        if _ARTICLE_TITLE.match(line) or not documents:
-            documents.append([])
-        documents[-1].append(_plain(line))
-    return ["\n".join(document) for document in documents]
-
-
-def _plain(line: str) -> str:
-    for marked, plain in _JOINERS.items():
-        line = line.replace(marked, plain)
-    return line.replace("<unk>", "xxunk").strip()
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,8 +41,8 @@ def main() -> None:
     parser.add_argument("--limit-articles", type=int, default=None, help="for a quick trial run")
     args = parser.parse_args()
 
-    train = articles(fetch_wikitext2("train", data_home=args.data_home).data)[: args.limit_articles]
-    valid = articles(fetch_wikitext2("valid", data_home=args.data_home).data)
+    train = wikitext_articles(fetch_wikitext2("train", data_home=args.data_home).data)[: args.limit_articles]
+    valid = wikitext_articles(fetch_wikitext2("valid", data_home=args.data_home).data)
     print(f"WikiText-2: {len(train)} training and {len(valid)} validation articles")
 
     model = ULMFiTLanguageModel(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import numbers
 import warnings
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -16,11 +17,23 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
 from .batching import training_batches
-from .model import ClassifierConfig, build_classifier, layer_groups, state_dict_on_cpu
+from .lm_cache import fine_tuned
+from .model import (
+    ClassifierConfig,
+    build_classifier,
+    encoder_part,
+    layer_groups,
+    load_encoder,
+    state_dict_on_cpu,
+)
+from .pretrained import resolve_language_model
 from .schedule import check_lr_schedule, parse_schedule
 from .text import Vocabulary, tokenize
 from .training import logits_head, predict_outputs, resolve_device, run_schedule, train_epoch
 from .validation import check_labels, check_texts
+
+DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": ("forward", "backward")}
+LM_DROP_MULT = 0.3  # fastai's language-model fine-tuning examples
 
 
 class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
@@ -33,8 +46,24 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    pretrained : None, default=None
-        Where the encoder starts. ``None``: random initialisation.
+    pretrained : None, str, path, ULMFiTLanguageModel or (weights, vocab) paths, default=None
+        Where the encoder starts: ``None`` (random initialisation), the name of a
+        language model shipped with the package (``sk_ulmfit.pretrained.available_models()``),
+        a file saved by ``ULMFiTLanguageModel.save``, a fitted ``ULMFiTLanguageModel``, or
+        fastai WT103-style files (``(weights.pth, itos.pkl)`` or a folder holding them).
+        The vocabulary is aligned automatically: known tokens keep their embeddings, new
+        ones start from the mean. A pretrained encoder brings its own size, so
+        ``emb_size``, ``hidden_size`` and ``n_layers`` are then not used.
+    direction : {"forward", "backward", "both"}, default="forward"
+        Read texts forwards, backwards, or train one classifier each way and average
+        their probabilities (the paper's bidirectional ensemble).
+    lm_epochs : int, default=1
+        Epochs of language-model fine-tuning on the training texts (plus
+        ``unlabeled_texts``) before the classifier is trained (ULMFiT's stage 2); 0 skips
+        it. Only used with ``pretrained``. Fine-tuned models are cached in memory, so a
+        grid search over classifier parameters fine-tunes once per distinct training set.
+    lm_lr : float, default=2e-3
+        Peak learning rate of that fine-tuning.
     schedule : "ulmfit" or sequence of (unfreeze, epochs, lr), default="ulmfit"
         Stages of gradual unfreezing. ``unfreeze`` is the number of layer groups
         trained, counted from the top (1 = head only, 2 = head and last LSTM, ...,
@@ -46,7 +75,8 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
     lr_decay : float, default=2.6
         Each lower layer group's rate is the rate above it divided by this.
     emb_size, hidden_size, n_layers : int, default=400, 1152, 3
-        Encoder size: embedding width, LSTM hidden width and number of LSTM layers.
+        Encoder size without ``pretrained``: embedding width, LSTM hidden width and
+        number of LSTM layers.
     drop_mult : float, default=0.5
         Multiplies all of fastai's AWD-LSTM classifier dropouts.
     bptt : int, default=72
@@ -79,14 +109,13 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
         The class labels, sorted; columns of ``predict_proba`` follow this order.
     n_classes_ : int
         Number of classes.
-    vocab_ : Vocabulary
-        Tokens known to the model.
-    model_ : torch.nn.Module
-        The trained fastai AWD-LSTM classifier network.
+    directions_ : list of TrainedDirection
+        One per reading direction: its ``vocab`` (tokens known to the model), ``config``
+        and ``network`` (the trained fastai AWD-LSTM classifier).
     device_ : torch.device
         Where the model lives.
     history_ : list of dict
-        One record per stage and epoch: ``stage``, ``epoch``, ``unfreeze``, ``lr``,
+        One record per direction, stage and epoch: ``direction``, ``stage``, ``epoch``, ``unfreeze``, ``lr``,
         ``train_loss``, ``seconds`` and, with ``validation_fraction``, ``valid_loss``
         and ``valid_accuracy``. ``pandas.DataFrame(clf.history_)`` tabulates it.
 
@@ -100,6 +129,9 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
         self,
         *,
         pretrained=None,
+        direction: str = "forward",
+        lm_epochs: int = 1,
+        lm_lr: float = 2e-3,
         schedule="ulmfit",
         lr_schedule: str = "one_cycle",
         lr_decay: float = 2.6,
@@ -119,6 +151,9 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
         verbose: int = 0,
     ):
         self.pretrained = pretrained
+        self.direction = direction
+        self.lm_epochs = lm_epochs
+        self.lm_lr = lm_lr
         self.schedule = schedule
         self.lr_schedule = lr_schedule
         self.lr_decay = lr_decay
@@ -138,7 +173,7 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Sequence[str], y) -> "ULMFiTClassifier":
+    def fit(self, X: Sequence[str], y, *, unlabeled_texts: Sequence[str] | None = None) -> "ULMFiTClassifier":
         """Train on texts ``X`` with labels ``y``.
 
         Parameters
@@ -147,6 +182,9 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
             The training texts; empty strings are allowed.
         y : array-like of shape (n_samples,)
             Labels of any sortable type (str, int, ...), at least two distinct.
+        unlabeled_texts : sequence of str, optional
+            Extra texts of the same domain for language-model fine-tuning (stage 2),
+            as the paper does with IMDb's unlabelled reviews. Needs ``pretrained``.
 
         Returns
         -------
@@ -154,6 +192,7 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
         """
         texts = check_texts(X)
         labels = check_labels(y, len(texts))
+        extra = [] if unlabeled_texts is None or len(unlabeled_texts) == 0 else check_texts(unlabeled_texts)
         classes, targets = np.unique(labels, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
@@ -161,42 +200,71 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
             )
         self._check_params()
         device = resolve_device(self.device)
-        stages = parse_schedule(self.schedule, n_groups=self.n_layers + 2)
+        starts = {d: resolve_language_model(self.pretrained, d) for d in DIRECTION_SETS[self.direction]}
+        n_layers = next(iter(starts.values())).config_.n_layers if self.pretrained is not None else self.n_layers
+        stages = parse_schedule(self.schedule, n_groups=n_layers + 2)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
-
-        tokens = tokenize(texts)
-        vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
-        sequences = [vocab.numericalize(t) for t in tokens]
         train_idx, valid_idx = self._split_validation(targets, rng)
-        config = ClassifierConfig(
-            vocab_size=len(vocab), n_classes=len(classes), emb_size=self.emb_size,
-            hidden_size=self.hidden_size, n_layers=self.n_layers, drop_mult=self.drop_mult,
-            bptt=self.bptt, max_len=self.max_len,
-        )
-        cuda_devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices):
-            torch.manual_seed(int(rng.integers(2**31 - 1)))
-            model = build_classifier(config).to(device)
-            history = self._run_schedule(model, device, stages, sequences, targets,
-                                         train_idx, valid_idx, rng)
+        tokens = tokenize(texts)
+
+        directions, history = [], []
+        for direction, start in starts.items():
+            trained, records = self._fit_direction(direction, start, texts + extra, tokens, targets,
+                                                   len(classes), stages, train_idx, valid_idx, device, rng)
+            directions.append(trained)
+            history.extend({"direction": direction, **record} for record in records)
 
         # Replace the fitted state only once training has succeeded.
         self.classes_ = classes
         self.n_classes_ = len(classes)
-        self.vocab_ = vocab
-        self.model_config_ = config
-        self.model_ = model
+        self.directions_ = directions
         self.device_ = device
         self.history_ = history
         return self
 
+    def _fit_direction(self, direction, start, lm_texts, tokens, targets, n_classes, stages,
+                       train_idx, valid_idx, device, rng):
+        tokens = [t[::-1] for t in tokens] if direction == "backward" else tokens
+        seed = int(rng.integers(2**31 - 1))
+        if start is None:
+            vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
+            encoder_weights, sizes = None, (self.emb_size, self.hidden_size, self.n_layers)
+        else:
+            language_model = start if self.lm_epochs == 0 else fine_tuned(
+                start, self.pretrained, lm_texts, self._lm_params(direction, seed))
+            vocab = language_model.vocab_.extend(tokens, self.min_freq, self.max_vocab)
+            encoder_weights = encoder_part(language_model.aligned_weights(vocab))
+            lm_config = language_model.config_
+            sizes = (lm_config.emb_size, lm_config.hidden_size, lm_config.n_layers)
+        config = ClassifierConfig(
+            vocab_size=len(vocab), n_classes=n_classes, emb_size=sizes[0], hidden_size=sizes[1],
+            n_layers=sizes[2], drop_mult=self.drop_mult, bptt=self.bptt, max_len=self.max_len,
+        )
+        sequences = [vocab.numericalize(t) for t in tokens]
+        cuda_devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(seed)
+            model = build_classifier(config)
+            if encoder_weights is not None:
+                load_encoder(model, encoder_weights)
+            model.to(device)
+            history = self._run_schedule(model, device, stages, sequences, targets,
+                                         train_idx, valid_idx, rng)
+        return TrainedDirection(direction, vocab, config, model.eval()), history
+
+    def _lm_params(self, direction: str, seed: int) -> dict:
+        return {"direction": direction, "epochs": self.lm_epochs, "lr": self.lm_lr,
+                "bptt": self.bptt, "batch_size": self.batch_size, "min_freq": self.min_freq,
+                "max_vocab": self.max_vocab, "drop_mult": LM_DROP_MULT,
+                "weight_decay": self.weight_decay, "device": self.device,
+                "random_state": seed if self.random_state is not None else None}
+
     def _check_params(self) -> None:
-        if self.pretrained is not None:
-            raise ValueError(
-                f"pretrained={self.pretrained!r} is not supported yet: use pretrained=None "
-                "(random initialisation)"
-            )
+        if self.direction not in DIRECTION_SETS:
+            raise ValueError(f"direction must be one of {sorted(DIRECTION_SETS)}; got {self.direction!r}")
         check_lr_schedule(self.lr_schedule)
+        check_scalar(self.lm_epochs, "lm_epochs", numbers.Integral, min_val=0)
+        check_scalar(self.lm_lr, "lm_lr", numbers.Real, min_val=0, include_boundaries="neither")
         for name in ("emb_size", "hidden_size", "n_layers", "bptt", "max_len", "min_freq", "max_vocab"):
             check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=2)
@@ -254,44 +322,47 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------- predict
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        """Class probabilities, one row per text, columns in ``classes_`` order."""
+        """Class probabilities, one row per text, columns in ``classes_`` order.
+
+        With ``direction="both"`` the forward and backward models' probabilities are averaged.
+        """
         return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X: Sequence[str]) -> np.ndarray:
         """Log of the class probabilities, columns in ``classes_`` order."""
-        logits = torch.from_numpy(self._predict_logits(X))
-        return F.log_softmax(logits.double(), dim=1).numpy()
+        check_is_fitted(self)
+        texts = check_texts(X)
+        tokens = tokenize(texts)
+        log_probas = [F.log_softmax(torch.from_numpy(self._logits(trained, tokens)).double(), dim=1)
+                      for trained in self.directions_]
+        if len(log_probas) == 1:
+            return log_probas[0].numpy()
+        return (torch.logsumexp(torch.stack(log_probas), dim=0) - np.log(len(log_probas))).numpy()
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """The most probable class of each text."""
-        logits = self._predict_logits(X)
-        return self.classes_[logits.argmax(axis=1)]
+        best = self.predict_log_proba(X).argmax(axis=1)  # checks fitted before classes_ is read
+        return self.classes_[best]
 
-    def _predict_logits(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        sequences = self._encode(check_texts(X))
-        return predict_outputs(self.model_, sequences, self.batch_size, self.device_,
-                               self.model_config_.bptt, logits_head)
-
-    def _encode(self, texts: list[str]) -> list[np.ndarray]:
-        return [self.vocab_.numericalize(tokens) for tokens in tokenize(texts)]
+    def _logits(self, trained: "TrainedDirection", tokens: list[list[str]]) -> np.ndarray:
+        if trained.direction == "backward":
+            tokens = [t[::-1] for t in tokens]
+        sequences = [trained.vocab.numericalize(t) for t in tokens]
+        return predict_outputs(trained.network, sequences, self.batch_size, self.device_,
+                               trained.config.bptt, logits_head)
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never touch the live estimator
-        if "model_" in state:
-            buffer = io.BytesIO()
-            torch.save(state_dict_on_cpu(state["model_"]), buffer)
-            state["model_"] = buffer.getvalue()
+        if "directions_" in state:
+            state["directions_"] = [trained.to_bytes() for trained in state["directions_"]]
         return state
 
     def __setstate__(self, state):
-        if isinstance(state.get("model_"), bytes):
+        if "directions_" in state and state["directions_"] and isinstance(state["directions_"][0], dict):
             device = _loadable_device(state["device_"])
-            weights = torch.load(io.BytesIO(state["model_"]), map_location="cpu", weights_only=True)
-            model = build_classifier(state["model_config_"])
-            model.load_state_dict(weights)
-            state = {**state, "model_": model.to(device).eval(), "device_": device}
+            state = {**state, "device_": device,
+                     "directions_": [TrainedDirection.from_bytes(d, device) for d in state["directions_"]]}
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
@@ -313,3 +384,28 @@ def _loadable_device(device: torch.device) -> torch.device:
         return torch.device("cpu")
     return device
 
+
+
+@dataclass
+class TrainedDirection:
+    """One trained classifier network and the vocabulary it reads (forward or backward)."""
+
+    direction: str
+    vocab: Vocabulary
+    config: ClassifierConfig
+    network: torch.nn.Module
+
+    def to_bytes(self) -> dict:
+        """Weights as CPU tensors serialised by ``torch.save``, plus what rebuilds the network."""
+        buffer = io.BytesIO()
+        torch.save(state_dict_on_cpu(self.network), buffer)
+        return {"direction": self.direction, "itos": self.vocab.itos,
+                "config": self.config.to_dict(), "weights": buffer.getvalue()}
+
+    @classmethod
+    def from_bytes(cls, saved: dict, device: torch.device) -> "TrainedDirection":
+        config = ClassifierConfig(**saved["config"])
+        network = build_classifier(config)
+        network.load_state_dict(torch.load(io.BytesIO(saved["weights"]), map_location="cpu",
+                                           weights_only=True))
+        return cls(saved["direction"], Vocabulary(saved["itos"]), config, network.to(device).eval())

@@ -476,3 +476,33 @@ def fetch_wikitext2(
     with gzip.open(source, "rt", encoding="utf-8", newline="\n") as fh:
         lines = [line.rstrip("\n") for line in fh if line.strip()]
     return _result(lines, None, _DESCR["wikitext2"], [path], return_X_y)
+
+
+_WIKITEXT_TITLE = re.compile(r"^ = [^=].* = $")
+_WIKITEXT_JOINERS = {" @-@ ": "-", " @,@ ": ",", " @.@ ": "."}
+
+
+def wikitext_articles(lines: list[str]) -> list[str]:
+    """Group WikiText lines into articles, as plain text for fastai's tokeniser.
+
+    A `` = Title = `` line starts an article; ``@-@``-style joiners are undone and
+    ``<unk>`` becomes fastai's ``xxunk``.
+
+    Parameters
+    ----------
+    lines : list of str
+        ``fetch_wikitext2(...).data``.
+
+    Returns
+    -------
+    list of str
+        One text per article.
+    """
+    documents: list[list[str]] = []
+    for line in lines:
+        if _WIKITEXT_TITLE.match(line) or not documents:
+            documents.append([])
+        for marked, plain in _WIKITEXT_JOINERS.items():
+            line = line.replace(marked, plain)
+        documents[-1].append(line.replace("<unk>", "xxunk").strip())
+    return ["\n".join(document) for document in documents]

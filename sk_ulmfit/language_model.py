@@ -27,6 +27,9 @@ from .training import (
 from .validation import check_texts
 
 DIRECTIONS = ("forward", "backward")
+# Parameters written into saved files (plain values; not pretrained, device or verbose).
+SAVED_PARAMS = ("bptt", "epochs", "lr", "batch_size", "min_freq", "max_vocab", "weight_decay",
+                "lr_schedule")
 
 
 class ULMFiTLanguageModel(BaseEstimator):
@@ -203,20 +206,24 @@ class ULMFiTLanguageModel(BaseEstimator):
         ``half=True`` stores the weights as float16 (half the size, for shipping).
         """
         check_is_fitted(self)
+        params = {name: value for name, value in self.get_params().items() if name in SAVED_PARAMS}
         return write_language_model(path, state_dict_on_cpu(self.model_), self.vocab_.itos,
-                                    self.config_, self.direction, half=half)
+                                    self.config_, self.direction, params, half=half)
 
     @classmethod
     def load(cls, path: str | Path, *, device="auto") -> "ULMFiTLanguageModel":
         """A fitted model from a file written by :meth:`save`."""
         saved = read_language_model(path)
-        return cls._from_weights(saved.weights, saved.itos, saved.config, saved.direction, device)
+        return cls._from_weights(saved.weights, saved.itos, saved.config, saved.direction, device,
+                                 saved.params)
 
     @classmethod
-    def _from_weights(cls, weights, itos, config, direction, device="auto") -> "ULMFiTLanguageModel":
-        language_model = cls(direction=direction, emb_size=config.emb_size,
-                             hidden_size=config.hidden_size, n_layers=config.n_layers,
-                             drop_mult=config.drop_mult, device=device)
+    def _from_weights(cls, weights, itos, config, direction, device="auto",
+                      params: dict | None = None) -> "ULMFiTLanguageModel":
+        plain = {name: value for name, value in (params or {}).items() if name in SAVED_PARAMS}
+        language_model = cls(**{**plain, "direction": direction, "emb_size": config.emb_size,
+                                "hidden_size": config.hidden_size, "n_layers": config.n_layers,
+                                "drop_mult": config.drop_mult, "device": device})
         model = build_language_model(config)
         model.load_state_dict(weights)
         language_model.vocab_ = Vocabulary(itos)

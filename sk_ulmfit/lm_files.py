@@ -7,7 +7,8 @@ loading it runs no pickled code. It holds a dict::
      "direction": "forward" | "backward",
      "config": {"vocab_size", "emb_size", "hidden_size", "n_layers", "drop_mult"},
      "itos": [token, ...],                 # the vocabulary, id order
-     "weights": {name: tensor, ...}}       # state dict of fastai's get_language_model
+     "weights": {name: tensor, ...},       # state dict of fastai's get_language_model
+     "params": {name: value, ...}}         # the estimator's plain parameters (bptt, ...)
 
 fastai's pretrained files are a state dict (``.pth``, possibly inside ``{"model": ...}``)
 and a pickled list of tokens (``.pkl``); the list is read with an unpickler that accepts
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import pickle
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -39,17 +40,19 @@ class SavedLanguageModel:
     itos: list[str]
     config: LanguageModelConfig
     direction: str
+    params: dict = field(default_factory=dict)
 
 
 def write_language_model(path, weights, itos, config: LanguageModelConfig, direction: str,
-                         half: bool = False) -> Path:
+                         params: dict | None = None, half: bool = False) -> Path:
     """Write a language model in our format; ``half`` stores float16 weights."""
     path = Path(path)
     weights = {k: v for k, v in weights.items() if k not in TIED_COPIES}
     if half:
         weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
     payload = {"format": FORMAT, "version": VERSION, "direction": direction,
-               "config": config.to_dict(), "itos": list(itos), "weights": weights}
+               "config": config.to_dict(), "itos": list(itos), "weights": weights,
+               "params": dict(params or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     torch.save(payload, partial)
@@ -79,8 +82,8 @@ def read_language_model(path) -> SavedLanguageModel:
         raise ValueError(f"{path} has format version {payload.get('version')}; this sk_ulmfit reads {VERSION}")
     weights = {name: tensor.float() for name, tensor in payload["weights"].items()}
     weights.update({name: weights[EMBEDDING] for name in TIED_COPIES})
-    return SavedLanguageModel(weights, list(payload["itos"]),
-                              LanguageModelConfig(**payload["config"]), payload["direction"])
+    return SavedLanguageModel(weights, list(payload["itos"]), LanguageModelConfig(**payload["config"]),
+                              payload["direction"], dict(payload.get("params", {})))
 
 
 # --------------------------------------------------------------------- fastai files

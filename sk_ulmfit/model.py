@@ -115,9 +115,9 @@ def language_model_groups(model: nn.Module) -> list[list[nn.Parameter]]:
     return [list(group) for group in awd_lstm_lm_split(model)]
 
 
-def encoder_state(language_model: nn.Module) -> dict[str, torch.Tensor]:
-    """The AWD-LSTM encoder's weights inside a language model."""
-    return language_model[0].state_dict()
+def encoder_part(language_model_weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The encoder's entries of a language model's state dict, named as in the encoder."""
+    return {name[2:]: tensor for name, tensor in language_model_weights.items() if name.startswith("0.")}
 
 
 def load_encoder(classifier: nn.Module, weights: dict[str, torch.Tensor]) -> None:

@@ -87,4 +87,11 @@ def _download_wt103(direction: str) -> tuple[Path, Path]:
     from fastai.data.external import URLs, untar_data
 
     url = URLs.WT103_FWD if direction == "forward" else URLs.WT103_BWD
-    return _fastai_pair(Path(untar_data(url, c_key="model")))
+    try:
+        folder = untar_data(url, c_key="model")
+    except Exception as error:  # fastai raises whatever its download stack raises
+        raise OSError(
+            f"could not download fastai's WT103 model from {url} ({error.__class__.__name__}: "
+            f"{error}); offline, pass the files instead: pretrained=(weights.pth, itos.pkl)"
+        ) from error
+    return _fastai_pair(Path(folder))

@@ -47,3 +47,22 @@ def trec(data_home):
     X_train, _, y_train, _ = train_test_split(X, y, train_size=600, stratify=y, random_state=0)
     X_test, y_test = fetch_trec("test", data_home=data_home, return_X_y=True)
     return X_train, np.asarray(y_train), X_test[:200], np.asarray(y_test[:200])
+
+
+TINY_LM = {"emb_size": 16, "hidden_size": 32, "n_layers": 2, "batch_size": 16, "min_freq": 2}
+
+
+@pytest.fixture(scope="session")
+def wiki_articles(data_home):
+    """Real WikiText-2 validation articles as plain text (the pretraining recipe's prep)."""
+    from sk_ulmfit.datasets import fetch_wikitext2, wikitext_articles
+
+    return wikitext_articles(fetch_wikitext2("valid", data_home=data_home).data)
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(wiki_articles):
+    """A tiny forward language model pretrained on real Wikipedia text."""
+    from sk_ulmfit.language_model import ULMFiTLanguageModel
+
+    return ULMFiTLanguageModel(epochs=1, lr=1e-2, random_state=0, **TINY_LM).fit(wiki_articles[:20])

@@ -64,12 +64,13 @@ def test_fitted_attributes_and_history(fitted, trec):
     _, y_train, _, _ = trec
     assert list(fitted.classes_) == sorted(set(y_train))
     assert fitted.n_classes_ == 6
-    assert [(r["stage"], r["epoch"], r["unfreeze"]) for r in fitted.history_] == [
-        (1, 1, 1), (2, 1, 4), (2, 2, 4)]
+    assert [(r["direction"], r["stage"], r["epoch"], r["unfreeze"]) for r in fitted.history_] == [
+        ("forward", 1, 1, 1), ("forward", 2, 1, 4), ("forward", 2, 2, 4)]
     for record in fitted.history_:
         assert record["train_loss"] > 0 and record["seconds"] > 0
         assert record["valid_loss"] > 0 and 0 <= record["valid_accuracy"] <= 1
-    assert len(fitted.vocab_) > 100
+    assert [d.direction for d in fitted.directions_] == ["forward"]
+    assert len(fitted.directions_[0].vocab) > 100
 
 
 def test_probabilities_follow_classes_order(fitted, trec):
@@ -152,7 +153,7 @@ def test_params_round_trip_through_clone(fitted):
     params = fitted.get_params()
     twin = clone(fitted)
     assert twin.get_params() == params
-    assert not hasattr(twin, "model_")
+    assert not hasattr(twin, "directions_")
     twin.set_params(schedule=((1, 2, 1e-2),), emb_size=8)
     assert twin.schedule == ((1, 2, 1e-2),) and twin.emb_size == 8
 
@@ -286,7 +287,9 @@ def test_bad_input_to_fit_says_what_is_wrong(X, y, error, message):
         ({"batch_size": 1}, "batch_size"),
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"device": "tpu"}, "device"),
-        ({"pretrained": "wt103"}, "pretrained"),
+        ({"pretrained": "no-such-model"}, "not understood"),
+        ({"direction": "sideways"}, "direction"),
+        ({"lm_epochs": -1}, "lm_epochs"),
         ({"emb_size": 0}, "emb_size"),
         ({"lr_decay": 0}, "lr_decay"),
     ],

@@ -1,0 +1,55 @@
+"""Stage 2 (language-model fine-tuning) with an in-process cache.
+
+A grid search over classifier parameters fits many classifiers on the same training
+texts; the fine-tuned language model depends only on the starting model, the texts and
+the fine-tuning parameters, so it is computed once per distinct combination.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import joblib
+
+CACHE_SIZE = 4
+_cache: OrderedDict[str, object] = OrderedDict()
+
+
+def fine_tuned(start, spec, texts: list[str], params: dict):
+    """``ULMFiTLanguageModel(pretrained=start, **params).fit(texts)``, cached.
+
+    ``spec`` is what the user passed as ``pretrained``; with ``params`` and ``texts`` it
+    forms the cache key.
+    """
+    from .language_model import ULMFiTLanguageModel
+
+    key = joblib.hash((_fingerprint(spec), texts, sorted(params.items())))
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    model = ULMFiTLanguageModel(pretrained=start, **params).fit(texts)
+    _cache[key] = model
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return model
+
+
+def clear() -> None:
+    """Forget every cached language model."""
+    _cache.clear()
+
+
+def _fingerprint(spec):
+    """What identifies a starting model: file paths by name, size and modification time."""
+    if isinstance(spec, (str, os.PathLike)) and Path(spec).exists():
+        stat = Path(spec).stat()
+        return str(spec), stat.st_size, stat.st_mtime_ns
+    if isinstance(spec, (tuple, list)):
+        return tuple(_fingerprint(part) for part in spec)
+    if hasattr(spec, "model_"):  # a fitted ULMFiTLanguageModel: by its content (torch tensors
+        weights = spec.model_.state_dict()  # do not hash reproducibly, numpy arrays do)
+        return (spec.direction, spec.vocab_.itos, spec.config_.to_dict(),
+                {name: tensor.detach().cpu().numpy() for name, tensor in weights.items()})
+    return spec  # a shipped model's name

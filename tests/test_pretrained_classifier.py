@@ -1,0 +1,113 @@
+"""ULMFiTClassifier started from language models: alignment, stage 2, caching, directions."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from sk_ulmfit import ULMFiTClassifier
+from sk_ulmfit import lm_cache
+from sk_ulmfit.language_model import ULMFiTLanguageModel
+
+from .conftest import TINY
+
+HEAD_ONLY = ((1, 2, 2e-2),)
+
+
+def _params(**overrides):
+    params = {k: v for k, v in TINY.items() if k not in ("emb_size", "hidden_size", "n_layers")}
+    return {**params, "random_state": 0, **overrides}
+
+
+def test_encoder_starts_from_the_language_model(tiny_pretrained, trec):
+    X_train, y_train, _, _ = trec
+    clf = ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=0,
+                           **_params(schedule=HEAD_ONLY)).fit(X_train, y_train)
+    trained = clf.directions_[0]
+    assert trained.config.emb_size == tiny_pretrained.config_.emb_size
+    assert trained.config.n_layers == tiny_pretrained.config_.n_layers
+    # Only the head trained, so every encoder weight is still the language model's.
+    expected = tiny_pretrained.aligned_weights(trained.vocab)
+    for name, tensor in trained.network[0].module.state_dict().items():
+        torch.testing.assert_close(tensor.cpu(), expected["0." + name])
+    # Tokens the language model knows stay in the vocabulary, however rare in TREC.
+    known = [t for t in tiny_pretrained.vocab_.itos if t != "xxfake"]
+    assert trained.vocab.itos[: len(known)] == known
+
+
+def test_stage_two_runs_once_per_training_set(tiny_pretrained, trec, monkeypatch):
+    X_train, y_train, _, _ = trec
+    lm_cache.clear()
+    calls = []
+    original = ULMFiTLanguageModel.fit
+
+    def counting_fit(self, X, y=None):
+        calls.append(len(X))
+        return original(self, X, y)
+
+    monkeypatch.setattr(ULMFiTLanguageModel, "fit", counting_fit)
+    for schedule in (HEAD_ONLY, (("all", 1, 1e-2),)):
+        ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=1, **_params(schedule=schedule)).fit(
+            X_train[:200], y_train[:200])
+    assert calls == [200]
+    ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=1, **_params()).fit(
+        X_train[:200], y_train[:200], unlabeled_texts=X_train[200:300])
+    assert calls == [200, 300]  # other texts: fine-tuned again, on labelled + unlabelled
+
+
+def test_unlabeled_texts_extend_the_vocabulary(tiny_pretrained, trec):
+    X_train, y_train, _, _ = trec
+    marker = "zyzzogeton"
+    extra = [f"The {marker} is a word ."] * 5
+    clf = ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=1, **_params(schedule=HEAD_ONLY))
+    clf.fit(X_train[:100], y_train[:100], unlabeled_texts=extra)
+    assert marker in clf.directions_[0].vocab.stoi
+
+
+def test_both_directions_average_their_probabilities(tiny_pretrained, wiki_articles, trec, tmp_path):
+    X_train, y_train, X_test, _ = trec
+    backward = ULMFiTLanguageModel(direction="backward", epochs=1, lr=1e-2, random_state=0,
+                                   emb_size=16, hidden_size=32, n_layers=2, batch_size=16,
+                                   min_freq=2).fit(wiki_articles[:20])
+    tiny_pretrained.save(tmp_path / "fwd.pt")
+    backward.save(tmp_path / "bwd.pt")
+    clf = ULMFiTClassifier(pretrained=tiny_pretrained, direction="both", lm_epochs=0, **_params())
+    with pytest.raises(ValueError, match="forward language model but a backward one"):
+        clf.fit(X_train, y_train)  # one forward model cannot serve both directions
+
+    from sk_ulmfit import pretrained as pretrained_module
+
+    shipped = {"tiny": {"forward": str(tmp_path / "fwd.pt"), "backward": str(tmp_path / "bwd.pt")}}
+    original = pretrained_module._shipped_path
+    pretrained_module.SHIPPED.update(shipped)
+    try:
+        pretrained_module._shipped_path = lambda filename: __import__("pathlib").Path(filename)
+        clf.set_params(pretrained="tiny").fit(X_train, y_train)
+    finally:
+        pretrained_module._shipped_path = original
+        pretrained_module.SHIPPED.pop("tiny")
+    assert [d.direction for d in clf.directions_] == ["forward", "backward"]
+    assert {r["direction"] for r in clf.history_} == {"forward", "backward"}
+    proba = clf.predict_proba(X_test)
+    tokens = __import__("sk_ulmfit.text", fromlist=["tokenize"]).tokenize(X_test)
+    each = [torch.softmax(torch.from_numpy(clf._logits(d, tokens)).double(), 1).numpy()
+            for d in clf.directions_]
+    np.testing.assert_allclose(proba, (each[0] + each[1]) / 2, rtol=1e-9)
+    assert not np.allclose(each[0], each[1])
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X_test), proba)
+
+
+def test_pretrained_from_a_saved_file(tiny_pretrained, trec, tmp_path):
+    X_train, y_train, X_test, _ = trec
+    path = tiny_pretrained.save(tmp_path / "lm.pt")
+    from_file = ULMFiTClassifier(pretrained=str(path), lm_epochs=0, **_params()).fit(X_train, y_train)
+    from_object = ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=0, **_params()).fit(X_train, y_train)
+    np.testing.assert_allclose(from_file.predict_proba(X_test), from_object.predict_proba(X_test), atol=1e-6)
+
+
+def test_unfitted_language_model_is_refused(trec):
+    X_train, y_train, _, _ = trec
+    with pytest.raises(ValueError, match="unfitted"):
+        ULMFiTClassifier(pretrained=ULMFiTLanguageModel(), **_params()).fit(X_train, y_train)
