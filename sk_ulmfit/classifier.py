@@ -29,7 +29,14 @@ from .model import (
 from .pretrained import resolve_language_model
 from .schedule import check_lr_schedule, parse_schedule
 from .text import Vocabulary, tokenize
-from .training import logits_head, predict_outputs, resolve_device, run_schedule, train_epoch
+from .training import (
+    logits_head,
+    predict_outputs,
+    resolve_device,
+    run_schedule,
+    seeded,
+    train_epoch,
+)
 from .validation import check_labels, check_texts
 
 DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": ("forward", "backward")}
@@ -199,6 +206,11 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
                 f"y has a single class ({classes[0]!r}): a classifier needs at least 2 classes"
             )
         self._check_params()
+        if extra and (self.pretrained is None or self.lm_epochs == 0):
+            raise ValueError(
+                "unlabeled_texts feed language-model fine-tuning, which needs pretrained=<a "
+                "language model> and lm_epochs >= 1; drop unlabeled_texts or set both"
+            )
         device = resolve_device(self.device)
         starts = {d: resolve_language_model(self.pretrained, d) for d in DIRECTION_SETS[self.direction]}
         n_layers = next(iter(starts.values())).config_.n_layers if self.pretrained is not None else self.n_layers
@@ -241,9 +253,7 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
             n_layers=sizes[2], drop_mult=self.drop_mult, bptt=self.bptt, max_len=self.max_len,
         )
         sequences = [vocab.numericalize(t) for t in tokens]
-        cuda_devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices):
-            torch.manual_seed(seed)
+        with seeded(seed, device):
             model = build_classifier(config)
             if encoder_weights is not None:
                 load_encoder(model, encoder_weights)

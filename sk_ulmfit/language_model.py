@@ -22,6 +22,7 @@ from .training import (
     language_model_loss,
     resolve_device,
     run_schedule,
+    seeded,
     train_language_model_epoch,
 )
 from .validation import check_texts
@@ -148,9 +149,7 @@ class ULMFiTLanguageModel(BaseEstimator):
             stages = [Stage(1, 1, 10 * self.lr), Stage(config.n_layers + 1, self.epochs, self.lr)]
         sequences = [vocab.numericalize(t) for t in tokens]
 
-        cuda_devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices):
-            torch.manual_seed(int(rng.integers(2**31 - 1)))
+        with seeded(int(rng.integers(2**31 - 1)), device):
             model = build_language_model(config)
             if start is not None:
                 model.load_state_dict(start.aligned_weights(vocab))

@@ -1,4 +1,4 @@
-"""The AWD-LSTM classifier: fastai's encoder and concat-pooling head, and its layer groups."""
+"""fastai AWD-LSTM networks: the classifier and the language model, their configs and layer groups."""
 
 from __future__ import annotations
 

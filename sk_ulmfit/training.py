@@ -37,6 +37,14 @@ def resolve_device(device) -> torch.device:
     return resolved
 
 
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device):
+    """Seed torch inside a fork of its RNG state: the caller's generators are left as they were."""
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 def autocast(device: torch.device):
     """Mixed precision (float16) on a GPU, full precision on the CPU."""
     if device.type == "cuda":
@@ -57,6 +65,20 @@ def regularized_loss(logits, raw_outputs, outputs, targets) -> torch.Tensor:
     return loss
 
 
+def train_step(model, inputs, targets, optimizer, rates, scaler, device) -> float:
+    """One optimiser step on a batch (mixed precision on a GPU); returns the batch loss."""
+    inputs, targets = inputs.to(device), targets.to(device)
+    with autocast(device):
+        logits, raw_outputs, outputs = model(inputs)
+        loss = regularized_loss(logits, raw_outputs, outputs, targets)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    rates.step()
+    return loss.item()
+
+
 def train_epoch(
     model: nn.Module,
     sequences: Sequence[np.ndarray],
@@ -75,16 +97,8 @@ def train_epoch(
     for batch in progress_bar(batches, leave=False) if show_progress else batches:
         tokens, order = collate([sequences[i] for i in batch], bptt, PAD_ID)
         batch_targets = torch.from_numpy(targets[batch[order]])
-        tokens, batch_targets = tokens.to(device), batch_targets.to(device)
-        with autocast(device):
-            logits, raw_outputs, outputs = model(tokens)
-            loss = regularized_loss(logits, raw_outputs, outputs, batch_targets)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        rates.step()
-        total += loss.item() * len(batch)
+        loss = train_step(model, tokens, batch_targets, optimizer, rates, scaler, device)
+        total += loss * len(batch)
         count += len(batch)
     return total / count
 
@@ -132,16 +146,8 @@ def train_language_model_epoch(
     total, count = 0.0, 0
     windows = stream_windows(stream, batch_size, bptt)
     for inputs, targets in progress_bar(list(windows), leave=False) if show_progress else windows:
-        inputs, targets = inputs.to(device), targets.to(device)
-        with autocast(device):
-            logits, raw_outputs, outputs = model(inputs)
-            loss = regularized_loss(logits, raw_outputs, outputs, targets)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        rates.step()
-        total += loss.item() * targets.numel()
+        loss = train_step(model, inputs, targets, optimizer, rates, scaler, device)
+        total += loss * targets.numel()
         count += targets.numel()
     return total / max(count, 1)
 

@@ -111,3 +111,9 @@ def test_unfitted_language_model_is_refused(trec):
     X_train, y_train, _, _ = trec
     with pytest.raises(ValueError, match="unfitted"):
         ULMFiTClassifier(pretrained=ULMFiTLanguageModel(), **_params()).fit(X_train, y_train)
+
+
+def test_unlabeled_texts_need_a_language_model(trec):
+    X_train, y_train, _, _ = trec
+    with pytest.raises(ValueError, match="unlabeled_texts feed language-model fine-tuning"):
+        ULMFiTClassifier(**_params()).fit(X_train[:50], y_train[:50], unlabeled_texts=["more text"])
