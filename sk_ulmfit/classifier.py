@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import numbers
+import pickle
 import warnings
+import zipfile
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -416,6 +418,12 @@ class TrainedDirection:
     def from_bytes(cls, saved: dict, device: torch.device) -> "TrainedDirection":
         config = ClassifierConfig(**saved["config"])
         network = build_classifier(config)
-        network.load_state_dict(torch.load(io.BytesIO(saved["weights"]), map_location="cpu",
-                                           weights_only=True))
+        try:
+            weights = torch.load(io.BytesIO(saved["weights"]), map_location="cpu", weights_only=True)
+        except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(
+                f"the saved {saved['direction']} model's weights are corrupt ({error.__class__.__name__}: "
+                f"{str(error)[:120]}); load an intact copy of the file or fit the model again"
+            ) from error
+        network.load_state_dict(weights)
         return cls(saved["direction"], Vocabulary(saved["itos"]), config, network.to(device).eval())

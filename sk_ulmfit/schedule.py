@@ -133,7 +133,7 @@ class StageRates:
 
     def _apply(self) -> None:
         position = self.step_count / self.total_steps
-        for group, curve in zip(self.optimizer.param_groups, self.lr_curves):
+        for group, curve in zip(self.optimizer.param_groups, self.lr_curves, strict=True):
             group["lr"] = float(curve(position))
             if self.momentum_curve is not None:
                 group["betas"] = (float(self.momentum_curve(position)), group["betas"][1])

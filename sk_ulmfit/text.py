@@ -54,7 +54,7 @@ class FastaiTokenizer:
                 owners.append(owner)
         token_lists = [[] for _ in range(owners[-1] + 1 if owners else 0)]
         post_rule = _compose(defaults.text_postproc_rules)
-        for owner, piece_tokens in zip(owners, self._spacy(pieces)):
+        for owner, piece_tokens in zip(owners, self._spacy(pieces), strict=True):
             token_lists[owner].extend(post_rule(token) for token in piece_tokens)
         return token_lists
 

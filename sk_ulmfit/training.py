@@ -119,7 +119,7 @@ def predict_outputs(
         tokens, order = collate([sequences[i] for i in batch], bptt, PAD_ID)
         with autocast(device):
             values = head(model, tokens.to(device)).float().cpu().numpy()
-        for row, index in zip(values, batch[order]):
+        for row, index in zip(values, batch[order], strict=True):
             results[index] = row
     return np.stack(results)
 
