@@ -28,8 +28,7 @@ def stream_windows(
 
     With fewer tokens than ``batch_size`` rows need, fewer rows are used.
     """
-    rows = max(1, min(batch_size, (len(stream) - 1) // 2))
-    per_row = (len(stream) - 1) // rows
+    rows, per_row = _layout(len(stream), batch_size)
     if per_row < 1:
         return
     inputs = torch.from_numpy(stream[: rows * per_row].reshape(rows, per_row))
@@ -40,6 +39,11 @@ def stream_windows(
 
 def n_windows(n_tokens: int, batch_size: int, bptt: int) -> int:
     """How many windows :func:`stream_windows` yields for a stream of ``n_tokens``."""
-    rows = max(1, min(batch_size, (n_tokens - 1) // 2))
-    per_row = (n_tokens - 1) // rows
+    _, per_row = _layout(n_tokens, batch_size)
     return -(-per_row // bptt) if per_row >= 1 else 0
+
+
+def _layout(n_tokens: int, batch_size: int) -> tuple[int, int]:
+    """Rows read in parallel, and tokens per row (one token is kept back as the last target)."""
+    rows = max(1, min(batch_size, (n_tokens - 1) // 2))
+    return rows, (n_tokens - 1) // rows
