@@ -2,42 +2,47 @@
 
 from __future__ import annotations
 
-import io
 import numbers
-import pickle
 import warnings
-import zipfile
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
 from .batching import training_batches
+from .classifier_files import read_classifier, write_classifier
 from .lm_cache import fine_tuned
 from .model import (
     ClassifierConfig,
+    TrainedDirection,
     build_classifier,
     encoder_part,
     layer_groups,
     load_encoder,
-    state_dict_on_cpu,
 )
 from .pretrained import resolve_language_model
 from .schedule import check_lr_schedule, parse_schedule
 from .text import Vocabulary, tokenize
 from .training import (
     logits_head,
+    pooled_head,
     predict_outputs,
     resolve_device,
     run_schedule,
     seeded,
     train_epoch,
+)
+from .transfer import (
+    classifier_start,
+    is_classifier_spec,
+    transfer_head,
+    warn_forgotten,
 )
 from .validation import check_labels, check_texts
 
@@ -45,7 +50,7 @@ DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": ("
 LM_DROP_MULT = 0.3  # fastai's language-model fine-tuning examples
 
 
-class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
+class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """Text classifier with an AWD-LSTM encoder, trained the ULMFiT way.
 
     Texts are tokenised with fastai's rules, read by an AWD-LSTM encoder in
@@ -55,12 +60,17 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    pretrained : None, str, path, ULMFiTLanguageModel or (weights, vocab) paths, default=None
-        Where the encoder starts: ``None`` (random initialisation), the name of a
-        language model shipped with the package (``sk_ulmfit.pretrained.available_models()``),
-        a file saved by ``ULMFiTLanguageModel.save``, a fitted ``ULMFiTLanguageModel``, or
-        fastai WT103-style files (``(weights.pth, itos.pkl)`` or a folder holding them).
-        The vocabulary is aligned automatically: known tokens keep their embeddings, new
+    pretrained : None, str, path, ULMFiTLanguageModel, ULMFiTClassifier or (weights, vocab) paths, \
+default="wikitext-2"
+        Where the model starts. ``"wikitext-2"`` is the AWD-LSTM language model shipped
+        with the package (``sk_ulmfit.available_models()``); also accepted: ``None``
+        (random initialisation), a file saved by ``ULMFiTLanguageModel.save``, a fitted
+        ``ULMFiTLanguageModel``, fastai WT103-style files (``(weights.pth, itos.pkl)`` or
+        a folder holding them), ``"wt103"`` (fastai's download, online only), or a fitted
+        ``ULMFiTClassifier`` or a file saved by its ``save`` (transfer between tasks: the
+        encoder transfers; the head keeps the rows of classes the two tasks share, new
+        classes get new rows, and with no shared class the head is new). The
+        vocabulary is aligned automatically: known tokens keep their embeddings, new
         ones start from the mean. A pretrained encoder brings its own size, so
         ``emb_size``, ``hidden_size`` and ``n_layers`` are then not used.
     direction : {"forward", "backward", "both"}, default="forward"
@@ -137,7 +147,7 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        pretrained=None,
+        pretrained="wikitext-2",
         direction: str = "forward",
         lm_epochs: int = 1,
         lm_lr: float = 2e-3,
@@ -214,17 +224,20 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
                 "language model> and lm_epochs >= 1; drop unlabeled_texts or set both"
             )
         device = resolve_device(self.device)
-        starts = {d: resolve_language_model(self.pretrained, d) for d in DIRECTION_SETS[self.direction]}
-        n_layers = next(iter(starts.values())).config_.n_layers if self.pretrained is not None else self.n_layers
+        starts = self._starts()
+        if starts["head"]:
+            warn_forgotten(starts["head"][0].classes, classes)
+        n_layers = starts["lm"][0].config_.n_layers if self.pretrained is not None else self.n_layers
         stages = parse_schedule(self.schedule, n_groups=n_layers + 2)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         train_idx, valid_idx = self._split_validation(targets, rng)
         tokens = tokenize(texts)
 
         directions, history = [], []
-        for direction, start in starts.items():
-            trained, records = self._fit_direction(direction, start, texts + extra, tokens, targets,
-                                                   len(classes), stages, train_idx, valid_idx, device, rng)
+        for index, direction in enumerate(DIRECTION_SETS[self.direction]):
+            start = (starts["lm"][index], starts["head"][index] if starts["head"] else None)
+            trained, records = self._fit_direction(direction, start, texts + extra, tokens, classes,
+                                                   targets, stages, train_idx, valid_idx, device, rng)
             directions.append(trained)
             history.extend({"direction": direction, **record} for record in records)
 
@@ -236,10 +249,19 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = history
         return self
 
-    def _fit_direction(self, direction, start, lm_texts, tokens, targets, n_classes, stages,
+    def _starts(self) -> dict:
+        """Per direction: the language model to start from, and a fitted classifier's head."""
+        directions = DIRECTION_SETS[self.direction]
+        if is_classifier_spec(self.pretrained):
+            heads = [classifier_start(self.pretrained, d) for d in directions]
+            return {"lm": [head.language_model() for head in heads], "head": heads}
+        return {"lm": [resolve_language_model(self.pretrained, d) for d in directions], "head": []}
+
+    def _fit_direction(self, direction, start, lm_texts, tokens, classes, targets, stages,
                        train_idx, valid_idx, device, rng):
         tokens = [t[::-1] for t in tokens] if direction == "backward" else tokens
         seed = int(rng.integers(2**31 - 1))
+        start, head_start = start
         if start is None:
             vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
             encoder_weights, sizes = None, (self.emb_size, self.hidden_size, self.n_layers)
@@ -251,7 +273,7 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
             lm_config = language_model.config_
             sizes = (lm_config.emb_size, lm_config.hidden_size, lm_config.n_layers)
         config = ClassifierConfig(
-            vocab_size=len(vocab), n_classes=n_classes, emb_size=sizes[0], hidden_size=sizes[1],
+            vocab_size=len(vocab), n_classes=len(classes), emb_size=sizes[0], hidden_size=sizes[1],
             n_layers=sizes[2], drop_mult=self.drop_mult, bptt=self.bptt, max_len=self.max_len,
         )
         sequences = [vocab.numericalize(t) for t in tokens]
@@ -259,6 +281,8 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
             model = build_classifier(config)
             if encoder_weights is not None:
                 load_encoder(model, encoder_weights)
+            if head_start is not None:
+                transfer_head(model, head_start, classes)
             model.to(device)
             history = self._run_schedule(model, device, stages, sequences, targets,
                                          train_idx, valid_idx, rng)
@@ -356,12 +380,65 @@ class ULMFiTClassifier(ClassifierMixin, BaseEstimator):
         best = self.predict_log_proba(X).argmax(axis=1)  # checks fitted before classes_ is read
         return self.classes_[best]
 
-    def _logits(self, trained: "TrainedDirection", tokens: list[list[str]]) -> np.ndarray:
+    def _logits(self, trained: TrainedDirection, tokens: list[list[str]]) -> np.ndarray:
+        return self._outputs(trained, tokens, logits_head)
+
+    def _outputs(self, trained: TrainedDirection, tokens: list[list[str]], head) -> np.ndarray:
         if trained.direction == "backward":
             tokens = [t[::-1] for t in tokens]
         sequences = [trained.vocab.numericalize(t) for t in tokens]
         return predict_outputs(trained.network, sequences, self.batch_size, self.device_,
-                               trained.config.bptt, logits_head)
+                               trained.config.bptt, head)
+
+    # ----------------------------------------------------------- features
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        """Document embeddings: the pooled encoder features the head reads.
+
+        Each text becomes ``[h_last; max; mean]`` of the last LSTM layer over its tokens,
+        ``3 * emb_size`` numbers per reading direction (``direction="both"`` puts the
+        forward features first, then the backward ones). Deterministic: dropout is off and
+        a text's row does not depend on the other texts in ``X``.
+
+        Returns
+        -------
+        ndarray of shape (n_texts, 3 * emb_size * n_directions), float32
+        """
+        check_is_fitted(self)
+        tokens = tokenize(check_texts(X))
+        return np.hstack([self._outputs(trained, tokens, pooled_head) for trained in self.directions_])
+
+    def fit_transform(self, X: Sequence[str], y=None, **fit_params) -> np.ndarray:
+        """``fit(X, y, **fit_params)`` then ``transform(X)``."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the ``transform`` columns: ``{direction}_{last|max|mean}{i}``."""
+        check_is_fitted(self)
+        return np.asarray([f"{trained.direction}_{part}{i}" for trained in self.directions_
+                           for part in ("last", "max", "mean") for i in range(trained.config.emb_size)],
+                          dtype=object)
+
+    # -------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to ``path`` in a format that loads without unpickling code.
+
+        See :mod:`sk_ulmfit.classifier_files`. ``pickle`` and ``joblib`` work as well.
+        """
+        check_is_fitted(self)
+        return write_classifier(path, self.get_params(), self.classes_, self.directions_, self.history_)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device="auto") -> "ULMFiTClassifier":
+        """A fitted classifier from a file written by :meth:`save`, on ``device``."""
+        saved = read_classifier(path)
+        params = {name: value for name, value in saved.params.items() if name in cls._get_param_names()}
+        classifier = cls(**{**params, "device": device})
+        classifier.device_ = resolve_device(device)
+        classifier.classes_ = saved.classes
+        classifier.n_classes_ = len(saved.classes)
+        classifier.directions_ = [TrainedDirection.from_payload(d, classifier.device_) for d in saved.directions]
+        classifier.history_ = saved.history
+        return classifier
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
@@ -395,35 +472,3 @@ def _loadable_device(device: torch.device) -> torch.device:
         )
         return torch.device("cpu")
     return device
-
-
-
-@dataclass
-class TrainedDirection:
-    """One trained classifier network and the vocabulary it reads (forward or backward)."""
-
-    direction: str
-    vocab: Vocabulary
-    config: ClassifierConfig
-    network: torch.nn.Module
-
-    def to_bytes(self) -> dict:
-        """Weights as CPU tensors serialised by ``torch.save``, plus what rebuilds the network."""
-        buffer = io.BytesIO()
-        torch.save(state_dict_on_cpu(self.network), buffer)
-        return {"direction": self.direction, "itos": self.vocab.itos,
-                "config": self.config.to_dict(), "weights": buffer.getvalue()}
-
-    @classmethod
-    def from_bytes(cls, saved: dict, device: torch.device) -> "TrainedDirection":
-        config = ClassifierConfig(**saved["config"])
-        network = build_classifier(config)
-        try:
-            weights = torch.load(io.BytesIO(saved["weights"]), map_location="cpu", weights_only=True)
-        except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(
-                f"the saved {saved['direction']} model's weights are corrupt ({error.__class__.__name__}: "
-                f"{str(error)[:120]}); load an intact copy of the file or fit the model again"
-            ) from error
-        network.load_state_dict(weights)
-        return cls(saved["direction"], Vocabulary(saved["itos"]), config, network.to(device).eval())

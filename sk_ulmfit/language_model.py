@@ -14,7 +14,12 @@ from sklearn.utils.validation import check_is_fitted, check_scalar
 
 from .lm_data import n_windows, token_stream
 from .lm_files import read_language_model, write_language_model
-from .model import LanguageModelConfig, build_language_model, language_model_groups, state_dict_on_cpu
+from .model import (
+    LanguageModelConfig,
+    build_language_model,
+    language_model_groups,
+    state_dict_on_cpu,
+)
 from .schedule import Stage, check_lr_schedule
 from .text import Vocabulary
 from .text import tokenize as fastai_tokens

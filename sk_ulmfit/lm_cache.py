@@ -48,8 +48,14 @@ def _fingerprint(spec):
         return str(spec), stat.st_size, stat.st_mtime_ns
     if isinstance(spec, (tuple, list)):
         return tuple(_fingerprint(part) for part in spec)
-    if hasattr(spec, "model_"):  # a fitted ULMFiTLanguageModel: by its content (torch tensors
-        weights = spec.model_.state_dict()  # do not hash reproducibly, numpy arrays do)
-        return (spec.direction, spec.vocab_.itos, spec.config_.to_dict(),
-                {name: tensor.detach().cpu().numpy() for name, tensor in weights.items()})
+    if hasattr(spec, "model_"):  # a fitted ULMFiTLanguageModel: by its content
+        return spec.direction, spec.vocab_.itos, spec.config_.to_dict(), _numpy_weights(spec.model_)
+    if hasattr(spec, "directions_"):  # a fitted ULMFiTClassifier
+        return [(trained.direction, trained.vocab.itos, _numpy_weights(trained.network))
+                for trained in spec.directions_]
     return spec  # a shipped model's name
+
+
+def _numpy_weights(network) -> dict:
+    """torch tensors do not hash reproducibly with joblib; numpy arrays do."""
+    return {name: tensor.detach().cpu().numpy() for name, tensor in network.state_dict().items()}

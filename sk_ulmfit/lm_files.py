@@ -60,24 +60,39 @@ def write_language_model(path, weights, itos, config: LanguageModelConfig, direc
     return path
 
 
-def read_language_model(path) -> SavedLanguageModel:
-    """Read a file written by :func:`write_language_model`, with clear errors."""
+def read_payload(path, kind: str = "model") -> dict:
+    """The dict inside a file written by sk_ulmfit (a language model or a classifier).
+
+    Read with ``torch.load(weights_only=True)``: plain data and tensors only, no code.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no language model file at {path}")
+        raise FileNotFoundError(f"no {kind} file at {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
         raise ValueError(
-            f"{path} is not a readable sk_ulmfit language model ({error.__class__.__name__}: "
-            f"{str(error)[:200]}); it may be truncated or corrupt: save it again with "
-            "ULMFiTLanguageModel.save, or for fastai files pass (weights.pth, vocab.pkl)"
+            f"{path} is not a readable sk_ulmfit {kind} ({error.__class__.__name__}: "
+            f"{str(error)[:200]}); it may be truncated or corrupt: save it again, or for "
+            "fastai files pass (weights.pth, vocab.pkl)"
         ) from error
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or "format" not in payload:
         raise ValueError(
-            f"{path} is not an sk_ulmfit language model file (no {FORMAT!r} marker); "
+            f"{path} is not an sk_ulmfit {kind} file (no format marker); "
             "for fastai's WT103-style files pass (weights.pth, vocab.pkl)"
         )
+    return payload
+
+
+def read_language_model(path) -> SavedLanguageModel:
+    """Read a file written by :func:`write_language_model`, with clear errors."""
+    return language_model_from_payload(read_payload(path, "language model"), path)
+
+
+def language_model_from_payload(payload: dict, path) -> SavedLanguageModel:
+    """The language model in a payload that :func:`read_payload` returned."""
+    if payload.get("format") != FORMAT:
+        raise ValueError(f"{path} holds a {payload.get('format')!r}, not an sk_ulmfit language model")
     if payload.get("version") != VERSION:
         raise ValueError(f"{path} has format version {payload.get('version')}; this sk_ulmfit reads {VERSION}")
     weights = {name: tensor.float() for name, tensor in payload["weights"].items()}

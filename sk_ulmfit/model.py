@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import pickle
+import zipfile
 from dataclasses import asdict, dataclass
 
 import torch
-from fastai.text.models.awdlstm import AWD_LSTM, awd_lstm_clas_split, awd_lstm_lm_config, awd_lstm_lm_split
+from fastai.text.models.awdlstm import (
+    AWD_LSTM,
+    awd_lstm_clas_split,
+    awd_lstm_lm_config,
+    awd_lstm_lm_split,
+)
 from fastai.text.models.core import get_language_model, get_text_classifier
 from torch import nn
 
-from .text import PAD_ID
+from .text import PAD_ID, Vocabulary
 
 # The head between the pooled features and the output layer (ULMFiT: one layer of 50).
 HEAD_HIDDEN = 50
@@ -122,4 +130,56 @@ def encoder_part(language_model_weights: dict[str, torch.Tensor]) -> dict[str, t
 
 def load_encoder(classifier: nn.Module, weights: dict[str, torch.Tensor]) -> None:
     """Put language-model encoder weights into a classifier's encoder."""
-    classifier[0].module.load_state_dict(weights)
+    classifier_encoder(classifier).load_state_dict(weights)
+
+
+def classifier_encoder(classifier: nn.Module) -> nn.Module:
+    """The AWD-LSTM inside a classifier (embedding and LSTMs)."""
+    return classifier[0].module
+
+
+def output_layer(classifier: nn.Module) -> nn.Linear:
+    """The head's last linear layer: one weight row per class (no bias: BatchNorm precedes it)."""
+    return classifier[1].layers[-1][2]
+
+
+@dataclass
+class TrainedDirection:
+    """One trained classifier network and the vocabulary it reads (forward or backward)."""
+
+    direction: str
+    vocab: Vocabulary
+    config: ClassifierConfig
+    network: torch.nn.Module
+
+    def to_bytes(self) -> dict:
+        """Weights as CPU tensors serialised by ``torch.save``, plus what rebuilds the network."""
+        buffer = io.BytesIO()
+        torch.save(state_dict_on_cpu(self.network), buffer)
+        return {"direction": self.direction, "itos": self.vocab.itos,
+                "config": self.config.to_dict(), "weights": buffer.getvalue()}
+
+    @classmethod
+    def from_bytes(cls, saved: dict, device: torch.device) -> "TrainedDirection":
+        """Inverse of :meth:`to_bytes`; corrupt weights raise ``ValueError``."""
+        try:
+            weights = torch.load(io.BytesIO(saved["weights"]), map_location="cpu", weights_only=True)
+        except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(
+                f"the saved {saved['direction']} model's weights are corrupt ({error.__class__.__name__}: "
+                f"{str(error)[:120]}); load an intact copy of the file or fit the model again"
+            ) from error
+        return cls.from_payload({**saved, "weights": weights}, device)
+
+    def to_payload(self) -> dict:
+        """Plain data and CPU tensors only: loadable with ``torch.load(weights_only=True)``."""
+        return {"direction": self.direction, "itos": list(self.vocab.itos),
+                "config": self.config.to_dict(), "weights": state_dict_on_cpu(self.network)}
+
+    @classmethod
+    def from_payload(cls, saved: dict, device: torch.device) -> "TrainedDirection":
+        """Inverse of :meth:`to_payload`."""
+        config = ClassifierConfig(**saved["config"])
+        network = build_classifier(config)
+        network.load_state_dict(saved["weights"])
+        return cls(saved["direction"], Vocabulary(saved["itos"]), config, network.to(device).eval())

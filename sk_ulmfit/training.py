@@ -9,6 +9,7 @@ from typing import Callable, Sequence, Sized
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastai.text.models.core import masked_concat_pool
 from fastprogress.fastprogress import progress_bar
 from torch import nn
 
@@ -127,6 +128,13 @@ def predict_outputs(
 def logits_head(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     """Class scores for a batch."""
     return model(tokens)[0]
+
+
+def pooled_head(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """The head's input for a batch: ``[h_last; max; mean]`` of the last LSTM layer over
+    the non-pad steps (fastai's ``masked_concat_pool``, as ``PoolingLinearClassifier`` does)."""
+    output, mask = model[0](tokens)
+    return masked_concat_pool(output, mask, model[1].bptt)
 
 
 def train_language_model_epoch(

@@ -41,7 +41,7 @@ def test_learns_trec_well_above_chance(data_home):
 
     X, y = fetch_trec("train", data_home=data_home, return_X_y=True)
     X_test, y_test = fetch_trec("test", data_home=data_home, return_X_y=True)
-    clf = ULMFiTClassifier(emb_size=32, hidden_size=64, n_layers=1, drop_mult=0.1,
+    clf = ULMFiTClassifier(pretrained=None, emb_size=32, hidden_size=64, n_layers=1, drop_mult=0.1,
                            schedule=(("all", 10, 3e-2),), random_state=0)
     clf.fit(X[:1000], y[:1000])
     majority = pd.Series(y_test).value_counts(normalize=True).max()

@@ -16,7 +16,7 @@ HEAD_ONLY = ((1, 2, 2e-2),)
 
 
 def _params(**overrides):
-    params = {k: v for k, v in TINY.items() if k not in ("emb_size", "hidden_size", "n_layers")}
+    params = {k: v for k, v in TINY.items() if k not in ("pretrained", "emb_size", "hidden_size", "n_layers")}
     return {**params, "random_state": 0, **overrides}
 
 
@@ -116,4 +116,5 @@ def test_unfitted_language_model_is_refused(trec):
 def test_unlabeled_texts_need_a_language_model(trec):
     X_train, y_train, _, _ = trec
     with pytest.raises(ValueError, match="unlabeled_texts feed language-model fine-tuning"):
-        ULMFiTClassifier(**_params()).fit(X_train[:50], y_train[:50], unlabeled_texts=["more text"])
+        ULMFiTClassifier(pretrained=None, **_params()).fit(X_train[:50], y_train[:50],
+                                                           unlabeled_texts=["more text"])

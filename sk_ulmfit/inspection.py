@@ -1,0 +1,291 @@
+"""Finding bad labels and near-duplicates: what fastai v1's ``DatasetFormatter`` did.
+
+Every function takes plain arrays, so it works with any scikit-learn classifier. Give
+it **out-of-fold** probabilities, so that no text is graded by a model that was trained
+on it (a model that memorised a wrong label would be sure of it)::
+
+    from sklearn.model_selection import cross_val_predict
+    proba = cross_val_predict(ULMFiTClassifier(), X, y, cv=5, method="predict_proba")
+    top_losses(X, y, proba).head(20)          # most likely mislabelled
+    most_unsure(X, y, proba).head(20)         # closest calls
+    label_issues(X, y, proba)                 # cleanlab's confident learning (optional extra)
+    most_similar(clf.transform(X), X).head()  # near-duplicate pairs
+
+The columns of ``proba`` follow ``classes`` (default: the sorted distinct labels of
+``y``, which is what ``cross_val_predict`` uses). Each function returns a pandas
+DataFrame sorted worst first, with ``position`` (the row in the input) and ``text``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import ConfusionMatrixDisplay, pairwise_distances_chunked
+
+from .validation import check_texts
+
+EPSILON = 1e-12
+
+
+def top_losses(X: Sequence[str], y, proba, *, classes=None, k: int | None = None,
+               misclassified_only: bool = False) -> pd.DataFrame:
+    """Texts whose given label the model finds least likely (highest cross-entropy).
+
+    Parameters
+    ----------
+    X : sequence of str
+        The texts.
+    y : array-like of shape (n_texts,)
+        The given labels.
+    proba : array-like of shape (n_texts, n_classes)
+        Predicted probabilities, preferably out of fold (``cross_val_predict``).
+    classes : array-like of shape (n_classes,), optional
+        The label of each column of ``proba``; default: sorted distinct labels of ``y``.
+    k : int, optional
+        Return only the first ``k`` rows.
+    misclassified_only : bool, default=False
+        Keep only texts whose most probable class is not the given label.
+
+    Returns
+    -------
+    DataFrame with columns ``position, text, label, predicted, loss, p_label, p_predicted``,
+    highest ``loss`` first.
+    """
+    texts, labels, proba, classes = _checked(X, y, proba, classes)
+    label_columns = _columns_of(labels, classes)
+    rows = np.arange(len(texts))
+    p_label = proba[rows, label_columns]
+    predicted = proba.argmax(axis=1)
+    frame = pd.DataFrame({
+        "position": rows, "text": texts, "label": labels, "predicted": classes[predicted],
+        "loss": -np.log(np.clip(p_label, EPSILON, None)), "p_label": p_label,
+        "p_predicted": proba[rows, predicted],
+    })
+    if misclassified_only:
+        frame = frame[predicted != label_columns]
+    return _ranked(frame, "loss", ascending=False, k=k)
+
+
+def most_unsure(X: Sequence[str], y, proba, *, classes=None, k: int | None = None,
+                misclassified_only: bool = False) -> pd.DataFrame:
+    """Texts with the smallest gap between the two most probable classes.
+
+    Parameters are those of :func:`top_losses`; ``y`` may be ``None`` for unlabelled
+    texts (then ``classes`` names the columns, default ``0 .. n_classes - 1``, and
+    ``misclassified_only`` is not available).
+
+    Returns
+    -------
+    DataFrame with columns ``position, text, [label,] predicted, runner_up, margin,
+    p_predicted, p_runner_up``, smallest ``margin`` first.
+    """
+    texts, labels, proba, classes = _checked(X, y, proba, classes)
+    if proba.shape[1] < 2:
+        raise ValueError("most_unsure needs probabilities of at least 2 classes")
+    order = np.argsort(-proba, axis=1, kind="stable")
+    rows = np.arange(len(texts))
+    first, second = proba[rows, order[:, 0]], proba[rows, order[:, 1]]
+    columns = {"position": rows, "text": texts}
+    if labels is not None:
+        columns["label"] = labels
+    frame = pd.DataFrame({
+        **columns, "predicted": classes[order[:, 0]], "runner_up": classes[order[:, 1]],
+        "margin": first - second, "p_predicted": first, "p_runner_up": second,
+    })
+    if misclassified_only:
+        if labels is None:
+            raise ValueError("misclassified_only needs the labels y")
+        frame = frame[order[:, 0] != _columns_of(labels, classes)]
+    return _ranked(frame, "margin", ascending=True, k=k)
+
+
+def most_similar(embeddings, X: Sequence[str], other_embeddings=None, other_X: Sequence[str] | None = None,
+                 *, y=None, other_y=None, k: int = 20, min_similarity: float | None = None,
+                 different_labels_only: bool = False) -> pd.DataFrame:
+    """The most similar pairs of texts by cosine similarity of their embeddings.
+
+    Within one set (``other_embeddings=None``) each pair appears once and a text is
+    never paired with itself; across two sets (e.g. train and test, to find leaks) every
+    text of the first is compared with every text of the second. Memory stays bounded:
+    distances are computed in chunks (``sklearn.metrics.pairwise_distances_chunked``).
+
+    Parameters
+    ----------
+    embeddings : array-like or sparse matrix of shape (n_texts, n_features)
+        One row per text of ``X``: ``clf.transform(X)``, or TF-IDF rows, or any features.
+    X : sequence of str
+        The texts.
+    other_embeddings, other_X : optional
+        A second set to compare against (same number of features).
+    y, other_y : array-like, optional
+        Labels, shown in the result; needed for ``different_labels_only``.
+    k : int, default=20
+        Number of pairs returned.
+    min_similarity : float, optional
+        Drop pairs less similar than this.
+    different_labels_only : bool, default=False
+        Keep only pairs whose labels differ: near-duplicates with conflicting labels.
+
+    Returns
+    -------
+    DataFrame with columns ``position, text, [label,] other_position, other_text,
+    [other_label,] similarity``, most similar first.
+    """
+    texts = check_texts(X)
+    within = other_embeddings is None
+    other_texts = texts if within else check_texts(other_X)
+    labels = None if y is None else np.asarray(y)
+    other_labels = labels if within else (None if other_y is None else np.asarray(other_y))
+    _check_rows(embeddings, texts, "embeddings", "X")
+    if not within:
+        _check_rows(other_embeddings, other_texts, "other_embeddings", "other_X")
+    if different_labels_only and (labels is None or other_labels is None):
+        raise ValueError("different_labels_only needs the labels: pass y (and other_y for a second set)")
+    check_k(k)
+
+    def best_of_chunk(distances, start):
+        return _best_per_row(distances, start, k, within, labels, other_labels, different_labels_only)
+
+    chunks = list(pairwise_distances_chunked(embeddings, None if within else other_embeddings,
+                                             metric="cosine", reduce_func=best_of_chunk))
+    columns_per_row = np.concatenate([chunk[0] for chunk in chunks])
+    similarity = np.concatenate([chunk[1] for chunk in chunks]).ravel()
+    first = np.repeat(np.arange(len(texts)), columns_per_row.shape[1])
+    second = columns_per_row.ravel()
+    best = np.argsort(-similarity, kind="stable")[:k]
+    best = best[np.isfinite(similarity[best])]
+    first, second, similarity = first[best], second[best], similarity[best]
+    columns = {"position": first, "text": [texts[i] for i in first]}
+    if labels is not None:
+        columns["label"] = labels[first]
+    columns.update({"other_position": second, "other_text": [other_texts[j] for j in second]})
+    if other_labels is not None:
+        columns["other_label"] = other_labels[second]
+    frame = pd.DataFrame({**columns, "similarity": similarity})
+    if min_similarity is not None:
+        frame = frame[frame["similarity"] >= min_similarity]
+    return frame.reset_index(drop=True)
+
+
+def label_issues(X: Sequence[str], y, proba, *, classes=None, **cleanlab_options) -> pd.DataFrame:
+    """Likely label errors found by cleanlab's confident learning (``pip install cleanlab``).
+
+    Calls ``cleanlab.filter.find_label_issues`` on out-of-fold ``proba`` and returns the
+    flagged texts as :func:`top_losses` rows, ranked by cleanlab's self-confidence
+    (least confident first). ``cleanlab_options`` go to ``find_label_issues``.
+    """
+    try:
+        from cleanlab.filter import find_label_issues
+    except ImportError as error:
+        raise ImportError(
+            "label_issues needs cleanlab: pip install 'sk_ulmfit[cleanlab]' (or pip install cleanlab)"
+        ) from error
+    texts, labels, proba, classes = _checked(X, y, proba, classes)
+    options = {"return_indices_ranked_by": "self_confidence", **cleanlab_options}
+    flagged = find_label_issues(_columns_of(labels, classes), proba, **options)
+    if flagged.dtype == bool:
+        flagged = np.flatnonzero(flagged)
+    losses = top_losses(texts, labels, proba, classes=classes).set_index("position", drop=False)
+    return losses.loc[flagged].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ display
+def plot_confusion_matrix(y_true, y_pred, *, labels=None, normalize: str | None = None, ax=None):
+    """A confusion matrix plot (scikit-learn's ``ConfusionMatrixDisplay``), labels readable.
+
+    ``normalize`` is ``None``, ``"true"``, ``"pred"`` or ``"all"``. Needs matplotlib.
+    Returns the ``ConfusionMatrixDisplay``; its ``figure_`` shows in a notebook.
+    """
+    display = ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=labels, normalize=normalize, ax=ax, xticks_rotation=45,
+        values_format=".2f" if normalize else "d", colorbar=False)
+    display.figure_.tight_layout()
+    return display
+
+
+def styled(frame: pd.DataFrame, *, text_width: int = 60):
+    """A notebook-friendly view of a table from this module (a pandas ``Styler``).
+
+    Texts wrap at about ``text_width`` characters; probabilities show as percentages,
+    with bars for the loss, margin or similarity column.
+    """
+    percent = [c for c in frame.columns if c.startswith("p_") or c in ("margin", "similarity")]
+    bars = [c for c in ("loss", "margin", "similarity") if c in frame.columns]
+    wrapped = [c for c in ("text", "other_text") if c in frame.columns]
+    formats = {column: "{:.1%}" for column in percent}
+    if "loss" in frame.columns:
+        formats["loss"] = "{:.2f}"
+    return (frame.style.hide(axis="index")
+            .format(formats)
+            .bar(subset=bars, color="#f4a582")
+            .set_properties(subset=wrapped, **{"white-space": "pre-wrap", "max-width": f"{text_width}ch",
+                                               "text-align": "left"}))
+
+
+# ------------------------------------------------------------------ helpers
+def check_k(k) -> None:
+    if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"k must be a positive int or None; got {k!r}")
+
+
+def _checked(X, y, proba, classes):
+    texts = check_texts(X)
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim != 2 or proba.shape[0] != len(texts):
+        raise ValueError(
+            f"proba must have shape (n_texts, n_classes) = ({len(texts)}, n_classes); got {proba.shape}. "
+            "Use cross_val_predict(clf, X, y, method='predict_proba') or clf.predict_proba(X)"
+        )
+    labels = None if y is None else np.asarray(y)
+    if labels is not None and labels.shape != (len(texts),):
+        raise ValueError(f"y must have one label per text ({len(texts)}); got shape {labels.shape}")
+    if classes is None:
+        classes = np.arange(proba.shape[1]) if labels is None else np.unique(labels)
+    classes = np.asarray(classes)
+    if len(classes) != proba.shape[1]:
+        raise ValueError(
+            f"proba has {proba.shape[1]} columns but there are {len(classes)} classes; pass "
+            "classes=clf.classes_ (the column order of proba)"
+        )
+    return texts, labels, proba, classes
+
+
+def _columns_of(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The column of ``proba`` for each label."""
+    index = {label: column for column, label in enumerate(classes.tolist())}
+    unknown = sorted({str(label) for label in labels.tolist() if label not in index})
+    if unknown:
+        raise ValueError(f"labels {unknown[:5]} are not among the classes {classes.tolist()[:10]}")
+    return np.asarray([index[label] for label in labels.tolist()])
+
+
+def _ranked(frame: pd.DataFrame, column: str, *, ascending: bool, k: int | None) -> pd.DataFrame:
+    check_k(k)
+    frame = frame.sort_values(column, ascending=ascending, kind="stable").reset_index(drop=True)
+    return frame if k is None else frame.head(k)
+
+
+def _best_per_row(distances, start, k, within, labels, other_labels, different_labels_only):
+    """Per row of a chunk of cosine distances: its ``k`` most similar columns and their
+    similarities (``-inf`` where a row has fewer than ``k`` admissible partners)."""
+    similarity = 1.0 - np.asarray(distances, dtype=float)
+    rows = np.arange(start, start + similarity.shape[0])
+    columns = np.arange(similarity.shape[1])
+    if within:  # each unordered pair once, never a text with itself
+        similarity[columns[None, :] <= rows[:, None]] = -np.inf
+    if different_labels_only:
+        similarity[labels[rows][:, None] == other_labels[None, :]] = -np.inf
+    keep = min(k, similarity.shape[1])
+    best = np.argpartition(-similarity, keep - 1, axis=1)[:, :keep]
+    return best, np.take_along_axis(similarity, best, axis=1)
+
+
+def _check_rows(embeddings, texts, name: str, texts_name: str) -> None:
+    shape = getattr(embeddings, "shape", None)
+    if shape is None or len(shape) != 2 or shape[0] != len(texts):
+        raise ValueError(
+            f"{name} must have one row per text of {texts_name} ({len(texts)} rows); got shape {shape}. "
+            "Use clf.transform(texts)"
+        )
