@@ -26,7 +26,7 @@ from .model import (
     layer_groups,
     load_encoder,
 )
-from .pretrained import resolve_language_model
+from .pretrained import resolve_language_model, unfrozen
 from .schedule import check_lr_schedule, parse_schedule
 from .text import Vocabulary, tokenize
 from .training import (
@@ -267,7 +267,7 @@ default="wikitext-2"
             encoder_weights, sizes = None, (self.emb_size, self.hidden_size, self.n_layers)
         else:
             language_model = start if self.lm_epochs == 0 else fine_tuned(
-                start, self.pretrained, lm_texts, self._lm_params(direction, seed))
+                start, unfrozen(self.pretrained), lm_texts, self._lm_params(direction, seed))
             vocab = language_model.vocab_.extend(tokens, self.min_freq, self.max_vocab)
             encoder_weights = encoder_part(language_model.aligned_weights(vocab))
             lm_config = language_model.config_

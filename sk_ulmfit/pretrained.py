@@ -23,6 +23,20 @@ def _shipped_path(filename: str) -> Path:
     return Path(str(resources.files("sk_ulmfit") / "pretrained_models" / filename))
 
 
+UNFITTED_HINT = (
+    "; note that scikit-learn's clone (used by GridSearchCV, cross_val_score, ...) returns "
+    "unfitted copies of estimator parameters: pass the path of a saved model, or wrap the "
+    "fitted model in sklearn.frozen.FrozenEstimator"
+)
+
+
+def unfrozen(spec):
+    """``spec`` itself, or the fitted model inside a ``sklearn.frozen.FrozenEstimator``."""
+    from sklearn.frozen import FrozenEstimator
+
+    return spec.estimator if isinstance(spec, FrozenEstimator) else spec
+
+
 def resolve_language_model(spec, direction: str = "forward"):
     """A fitted ``ULMFiTLanguageModel`` for ``spec``, or ``None`` for ``spec=None``.
 
@@ -32,11 +46,12 @@ def resolve_language_model(spec, direction: str = "forward"):
     """
     from .language_model import ULMFiTLanguageModel
 
+    spec = unfrozen(spec)
     if spec is None:
         return None
     if isinstance(spec, ULMFiTLanguageModel):
         if not hasattr(spec, "model_"):
-            raise ValueError("pretrained is an unfitted ULMFiTLanguageModel: fit it first")
+            raise ValueError("pretrained is an unfitted ULMFiTLanguageModel: fit it first" + UNFITTED_HINT)
         return _checked_direction(spec, direction, "the given model")
     if isinstance(spec, (tuple, list)) and len(spec) == 2:
         return _from_fastai(spec, direction)

@@ -27,6 +27,7 @@ from .model import (
     output_layer,
     state_dict_on_cpu,
 )
+from .pretrained import UNFITTED_HINT, unfrozen
 
 
 @dataclass
@@ -58,6 +59,7 @@ def is_classifier_spec(spec) -> bool:
     from .classifier_files import FORMAT
     from .lm_files import read_payload
 
+    spec = unfrozen(spec)
     if isinstance(spec, ULMFiTClassifier):
         return True
     if isinstance(spec, (str, Path)) and Path(spec).is_file() and Path(spec).suffix != ".pth":
@@ -72,9 +74,10 @@ def classifier_start(spec, direction: str) -> ClassifierStart:
     """The ``direction`` part of a fitted classifier given as an object or a saved file."""
     from .classifier import ULMFiTClassifier
 
+    spec = unfrozen(spec)
     source = spec if isinstance(spec, ULMFiTClassifier) else ULMFiTClassifier.load(spec, device="cpu")
     if not hasattr(source, "directions_"):
-        raise ValueError("pretrained is an unfitted ULMFiTClassifier: fit it first")
+        raise ValueError("pretrained is an unfitted ULMFiTClassifier: fit it first" + UNFITTED_HINT)
     for trained in source.directions_:
         if trained.direction == direction:
             return ClassifierStart(trained, source.classes_)

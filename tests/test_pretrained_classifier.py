@@ -118,3 +118,24 @@ def test_unlabeled_texts_need_a_language_model(trec):
     with pytest.raises(ValueError, match="unlabeled_texts feed language-model fine-tuning"):
         ULMFiTClassifier(pretrained=None, **_params()).fit(X_train[:50], y_train[:50],
                                                            unlabeled_texts=["more text"])
+
+
+def test_default_starts_from_the_shipped_model(trec, wiki_articles):
+    from sk_ulmfit import available_models
+    from sk_ulmfit.pretrained import resolve_language_model
+
+    assert "wikitext-2" in available_models()
+    assert ULMFiTClassifier().pretrained == "wikitext-2"
+    shipped = {d: resolve_language_model("wikitext-2", d) for d in ("forward", "backward")}
+    for direction, language_model in shipped.items():
+        assert language_model.direction == direction
+        assert language_model.perplexity(wiki_articles[:2]) < 250  # a real language model (uniform: 24k)
+    X_train, y_train, _, _ = trec
+    clf = ULMFiTClassifier(lm_epochs=0, schedule=HEAD_ONLY, batch_size=32, random_state=0)
+    clf.fit(X_train[:200], y_train[:200])
+    trained = clf.directions_[0]
+    assert trained.config.emb_size == shipped["forward"].config_.emb_size
+    expected = shipped["forward"].aligned_weights(trained.vocab)
+    for name, tensor in trained.network[0].module.state_dict().items():
+        if "rnns" in name:
+            torch.testing.assert_close(tensor.cpu(), expected["0." + name])

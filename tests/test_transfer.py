@@ -185,3 +185,18 @@ def test_corrupt_or_foreign_files_fail_clearly(source, tmp_path):
     with pytest.raises(ValueError, match="not an sk_ulmfit classifier"):
         ULMFiTClassifier.load(tmp_path / "lm.pt")
     assert (tmp_path / "clf.pt").read_bytes() == good
+
+
+def test_cross_validation_with_a_frozen_or_saved_source(source, trec, tmp_path):
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import cross_val_score
+
+    X_train, y_train, _, _ = trec
+    # clone() (used by every model-selection tool) unfits estimator parameters...
+    with pytest.raises(ValueError, match="FrozenEstimator"):
+        clone(ULMFiTClassifier(pretrained=source, **_params())).fit(X_train, y_train)
+    # ...so a fitted source goes in frozen, or as a saved file.
+    for start in (FrozenEstimator(source), str(source.save(tmp_path / "source.pt"))):
+        scores = cross_val_score(ULMFiTClassifier(pretrained=start, **_params()), X_train, y_train, cv=2)
+        assert scores.shape == (2,) and np.all(scores > 0)
