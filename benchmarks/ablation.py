@@ -68,10 +68,12 @@ def contenders(model_name: str | None, seed: int):
         pretrained=model_name, lm_epochs=2, direction="both", random_state=seed, **PRETRAINED)
 
 
-def run(dataset, data, model_name, seed):
+def run(dataset, data, model_name, seed, only=None):
     X_train, y_train, X_test, y_test = data
     rows = []
     for name, estimator in contenders(model_name, seed):
+        if only and only not in name:
+            continue
         started = time.perf_counter()
         estimator.fit(X_train, y_train)
         fit_seconds = time.perf_counter() - started
@@ -105,13 +107,14 @@ def main() -> None:
     parser.add_argument("--imdb-test", type=int, default=1000)
     parser.add_argument("--model", default=(available_models() or [None])[0])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", help="run only the rows whose name contains this text")
     parser.add_argument("--write", action="store_true", help=f"update {RESULTS.name}")
     args = parser.parse_args()
 
     rows = []
     for dataset in args.datasets:
         sizes = (None, None) if dataset == "trec" else (args.imdb_train, args.imdb_test)
-        rows += run(dataset, load(dataset, args.data_home, *sizes, args.seed), args.model, args.seed)
+        rows += run(dataset, load(dataset, args.data_home, *sizes, args.seed), args.model, args.seed, args.only)
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                f"{'GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU only'}")
     text = (f"Machine: {machine}. Seed {args.seed}. Pretrained model: {args.model}.\n"

@@ -407,10 +407,6 @@ default="wikitext-2"
         tokens = tokenize(check_texts(X))
         return np.hstack([self._outputs(trained, tokens, pooled_head) for trained in self.directions_])
 
-    def fit_transform(self, X: Sequence[str], y=None, **fit_params) -> np.ndarray:
-        """``fit(X, y, **fit_params)`` then ``transform(X)``."""
-        return self.fit(X, y, **fit_params).transform(X)
-
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the ``transform`` columns: ``{direction}_{last|max|mean}{i}``."""
         check_is_fitted(self)

@@ -7,7 +7,8 @@ documents that are longer than spaCy accepts in one piece.
 
 from __future__ import annotations
 
-from collections import Counter
+import sys
+from collections import Counter, OrderedDict
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -147,8 +148,30 @@ class Vocabulary:
 
 
 _SHARED_TOKENIZER = FastaiTokenizer()
+# Tokens of recently seen texts: a grid search fits the same texts many times, and the
+# language-model fine-tuning and the classifier read the same training texts.
+CACHED_TEXTS = 100_000
+_cache: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
 
 def tokenize(texts: Iterable[str]) -> list[list[str]]:
-    """fastai tokens of each text (one spaCy pipeline per process, built on first use)."""
-    return _SHARED_TOKENIZER(texts)
+    """fastai tokens of each text (one spaCy pipeline per process, built on first use).
+
+    Texts tokenised recently in this process are not tokenised again.
+    """
+    texts = list(texts)
+    missing = list(dict.fromkeys(text for text in texts if text not in _cache))
+    for text, tokens in zip(missing, _SHARED_TOKENIZER(missing), strict=True):
+        _cache[text] = tuple(sys.intern(token) for token in tokens)  # shared strings: less memory
+    result = []
+    for text in texts:
+        _cache.move_to_end(text)
+        result.append(list(_cache[text]))
+    while len(_cache) > CACHED_TEXTS:
+        _cache.popitem(last=False)
+    return result
+
+
+def clear_token_cache() -> None:
+    """Forget the tokens of every text seen so far."""
+    _cache.clear()

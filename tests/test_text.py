@@ -59,3 +59,25 @@ def test_max_vocab_caps_size(trec_questions):
 def test_vocabulary_rejects_wrong_layout():
     with pytest.raises(ValueError, match="xxunk"):
         Vocabulary(["the", "a"])
+
+
+def test_repeated_texts_are_tokenised_once(trec_questions, monkeypatch):
+    from sk_ulmfit import text
+
+    text.clear_token_cache()
+    seen = []
+    real = text._SHARED_TOKENIZER
+
+    def counting(texts):
+        seen.append(len(texts))
+        return real(texts)
+
+    monkeypatch.setattr(text, "_SHARED_TOKENIZER", counting)
+    questions = list(trec_questions[:100])
+    first = text.tokenize(questions + questions[:10])  # duplicates within a call count once
+    again = text.tokenize(questions[50:] + ["A new question ?"])
+    assert seen == [100, 1]
+    assert first[:100] == FastaiTokenizer()(questions) and first[100:] == first[:10]
+    assert again[:50] == first[50:100]
+    again[0].append("changed")  # callers get their own lists
+    assert text.tokenize(questions[50:51])[0] == first[50]
