@@ -13,7 +13,6 @@ from sk_ulmfit.model import output_layer
 
 from .conftest import TINY
 
-
 # Small, but it learns TREC-6 (about 65 % on the test questions), so its features carry signal.
 LEARNS = {**TINY, "emb_size": 32, "hidden_size": 64, "n_layers": 1, "drop_mult": 0.1,
           "schedule": (("all", 8, 3e-2),)}

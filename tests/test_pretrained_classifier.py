@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit import lm_cache
+from sk_ulmfit import ULMFiTClassifier, lm_cache
 from sk_ulmfit.language_model import ULMFiTLanguageModel
 
 from .conftest import TINY
