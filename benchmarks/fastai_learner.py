@@ -1,0 +1,63 @@
+"""fastai's own ``text_classifier_learner`` as a benchmark contender.
+
+Same data, same model size, same starting weights (our shipped language model, aligned
+to fastai's vocabulary with fastai's ``match_embeds``) and the same stages of gradual
+unfreezing with the same discriminative rates (``slice(lr / 2.6**4, lr)`` over fastai's
+five layer groups), trained with ``fit_one_cycle``. fastai tokenises with its own
+``Tokenizer`` (same rules) and batches with ``SortedDL``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def fit_fastai(X_train, y_train, *, language_model=None, sizes=(200, 512, 3), schedule, drop_mult=0.5,
+               batch_size=64, lr_decay=2.6, seed=0):
+    """A trained fastai ``Learner`` and its fit time (seconds, tokenisation included)."""
+    import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
+    from fastai.text.data import TextDataLoaders
+    from fastai.text.learner import text_classifier_learner
+    from fastai.text.models.awdlstm import AWD_LSTM
+    from fastai.torch_core import set_seed
+
+    from sk_ulmfit.model import encoder_part
+    from sk_ulmfit.text import Vocabulary
+
+    set_seed(seed)
+    if language_model is not None:
+        config = language_model.config_
+        sizes = (config.emb_size, config.hidden_size, config.n_layers)
+    frame = pd.DataFrame({"text": list(X_train), "label": np.asarray(y_train).astype(str), "valid": False})
+    frame.loc[frame.index[-1], "valid"] = True  # fastai needs a validation set; one text
+    started = time.perf_counter()
+    dls = TextDataLoaders.from_df(frame, path=tempfile.mkdtemp(), text_col="text", label_col="label",
+                                  valid_col="valid", bs=batch_size, seed=seed)
+    learn = text_classifier_learner(
+        dls, AWD_LSTM, pretrained=False, drop_mult=drop_mult,
+        config={"emb_sz": sizes[0], "n_hid": sizes[1], "n_layers": sizes[2]})
+    if language_model is not None:
+        weights = language_model.aligned_weights(Vocabulary(list(dls.vocab[0])))
+        learn.model[0].module.load_state_dict(encoder_part(weights))
+    n_groups = len(learn.splitter(learn.model))
+    for unfreeze, epochs, lr in schedule:
+        if unfreeze == "all":
+            learn.unfreeze()
+        else:
+            learn.freeze_to(-unfreeze)
+        learn.fit_one_cycle(epochs, slice(lr / lr_decay ** (n_groups - 1), lr), moms=(0.8, 0.7, 0.8))
+    return learn, time.perf_counter() - started
+
+
+def predict_fastai(learn, X_test) -> tuple[np.ndarray, float]:
+    """Predicted labels and seconds, with ``learn.get_preds`` on a test set."""
+    started = time.perf_counter()
+    test_dl = learn.dls.test_dl(list(X_test))
+    probabilities, _ = learn.get_preds(dl=test_dl)
+    seconds = time.perf_counter() - started
+    labels = np.asarray(learn.dls.vocab[1])[probabilities.argmax(1).numpy()]
+    return labels, seconds
