@@ -19,6 +19,17 @@ import pandas as pd
 def fit_fastai(X_train, y_train, *, language_model=None, sizes=(200, 512, 3), schedule, drop_mult=0.5,
                batch_size=64, lr_decay=2.6, seed=0):
     """A trained fastai ``Learner`` and its fit time (seconds, tokenisation included)."""
+    started = time.perf_counter()
+    learn = fastai_learner(X_train, y_train, language_model=language_model, sizes=sizes,
+                           drop_mult=drop_mult, batch_size=batch_size, seed=seed)
+    train_fastai(learn, schedule, lr_decay=lr_decay)
+    return learn, time.perf_counter() - started
+
+
+def fastai_learner(X_train, y_train, *, language_model=None, sizes=(200, 512, 3), drop_mult=0.5,
+                   batch_size=64, seed=0):
+    """An untrained ``text_classifier_learner`` on the texts (tokenised by fastai), its
+    encoder loaded from ``language_model`` (aligned to fastai's vocabulary) when given."""
     import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
     from fastai.text.data import TextDataLoaders
     from fastai.text.learner import text_classifier_learner
@@ -34,7 +45,6 @@ def fit_fastai(X_train, y_train, *, language_model=None, sizes=(200, 512, 3), sc
         sizes = (config.emb_size, config.hidden_size, config.n_layers)
     frame = pd.DataFrame({"text": list(X_train), "label": np.asarray(y_train).astype(str), "valid": False})
     frame.loc[frame.index[-1], "valid"] = True  # fastai needs a validation set; one text
-    started = time.perf_counter()
     dls = TextDataLoaders.from_df(frame, path=tempfile.mkdtemp(), text_col="text", label_col="label",
                                   valid_col="valid", bs=batch_size, seed=seed)
     learn = text_classifier_learner(
@@ -43,21 +53,53 @@ def fit_fastai(X_train, y_train, *, language_model=None, sizes=(200, 512, 3), sc
     if language_model is not None:
         weights = language_model.aligned_weights(Vocabulary(list(dls.vocab[0])))
         learn.model[0].module.load_state_dict(encoder_part(weights))
+    return learn
+
+
+def train_fastai(learn, schedule, *, lr_decay=2.6) -> list[float]:
+    """Gradual unfreezing with ``fit_one_cycle`` per stage; seconds of each stage."""
     n_groups = len(learn.splitter(learn.model))
+    seconds = []
     for unfreeze, epochs, lr in schedule:
         if unfreeze == "all":
             learn.unfreeze()
         else:
             learn.freeze_to(-unfreeze)
-        learn.fit_one_cycle(epochs, slice(lr / lr_decay ** (n_groups - 1), lr), moms=(0.8, 0.7, 0.8))
-    return learn, time.perf_counter() - started
+        started = time.perf_counter()
+        with learn.no_bar(), learn.no_logging():
+            learn.fit_one_cycle(epochs, slice(lr / lr_decay ** (n_groups - 1), lr), moms=(0.8, 0.7, 0.8))
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def predict_fastai(learn, X_test) -> tuple[np.ndarray, float]:
     """Predicted labels and seconds, with ``learn.get_preds`` on a test set."""
     started = time.perf_counter()
     test_dl = learn.dls.test_dl(list(X_test))
-    probabilities, _ = learn.get_preds(dl=test_dl)
+    with learn.no_bar():
+        probabilities, _ = learn.get_preds(dl=test_dl)
     seconds = time.perf_counter() - started
     labels = np.asarray(learn.dls.vocab[1])[probabilities.argmax(1).numpy()]
     return labels, seconds
+
+
+class FastaiTextClassifier:
+    """fastai's ``text_classifier_learner`` behind ``fit``/``predict``, for the benchmark tables.
+
+    Starts from the same shipped language model as ``ULMFiTClassifier`` (stage 1 weights,
+    no stage 2) and trains with the same schedule through ``fit_one_cycle``.
+    """
+
+    def __init__(self, pretrained: str = "wikitext-2", schedule=None, seed: int = 0):
+        self.pretrained, self.schedule, self.seed = pretrained, schedule, seed
+
+    def fit(self, X, y):
+        from sk_ulmfit.pretrained import resolve_language_model
+        from sk_ulmfit.schedule import ULMFIT_SCHEDULE
+
+        self.learn_ = fastai_learner(X, y, language_model=resolve_language_model(self.pretrained), seed=self.seed)
+        train_fastai(self.learn_, self.schedule or ULMFIT_SCHEDULE)
+        return self
+
+    def predict(self, X):
+        return predict_fastai(self.learn_, X)[0]

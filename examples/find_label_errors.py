@@ -61,7 +61,7 @@ def main() -> None:
                                      LogisticRegression(C=10, max_iter=2000)),
     }
     ks = (50, 100, 200)
-    print(f"\n| probabilities from | out-of-fold accuracy on true labels | ranking | "
+    print("\n| probabilities from | out-of-fold accuracy on true labels | ranking | "
           + " | ".join(f"precision@{k}" for k in ks) + " | flipped found (recall) |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in ks) + " | --- |")
     for name, model in models.items():
@@ -79,7 +79,7 @@ def main() -> None:
             recall = f"{found}/{len(flipped)} of {len(frame)} flagged" if found is not None else ""
             print(f"| {name} ({seconds:.0f} s) | {accuracy:.1%} | {ranking} | "
                   + " | ".join(f"{precision(frame, flipped, k):.0%}" for k in ks) + f" | {recall} |", flush=True)
-    print(f"| random picking | | | " + " | ".join(f"{args.fraction:.0%}" for _ in ks) + " | |")
+    print("| random picking | | | " + " | ".join(f"{args.fraction:.0%}" for _ in ks) + " | |")
 
     frame = top_losses(X, noisy, proba, k=5)
     print("\nTop losses (TF-IDF probabilities), flipped marked *:")

@@ -25,6 +25,7 @@ import torch
 from sk_ulmfit.datasets import fetch_wikitext2, wikitext_articles
 from sk_ulmfit.language_model import ULMFiTLanguageModel
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=os.environ.get("SK_ULMFIT_DATA"))

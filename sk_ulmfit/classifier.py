@@ -15,6 +15,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
+from . import inference
 from .batching import training_batches
 from .classifier_files import read_classifier, write_classifier
 from .lm_cache import fine_tuned
@@ -31,7 +32,6 @@ from .schedule import check_lr_schedule, parse_schedule
 from .text import Vocabulary, tokenize
 from .training import (
     logits_head,
-    pooled_head,
     predict_outputs,
     resolve_device,
     run_schedule,
@@ -108,12 +108,24 @@ default="wikitext-2"
     max_vocab : int, default=60000
         Largest vocabulary size.
     batch_size : int, default=64
-        Texts per batch for training and prediction.
+        Texts per batch in training.
+    predict_batch_size : int, default=64
+        Most texts per batch in ``predict``, ``predict_proba`` and ``transform``; long
+        texts go a few at a time (at most about 4,096 tokens per batch).
+    predict_precision : {"float32", "bfloat16", "int8"}, default="float32"
+        Arithmetic of ``predict``, ``predict_proba`` and ``transform``. ``"float32"`` is
+        exact (on a GPU, float16 mixed precision as in training). ``"bfloat16"`` is about
+        twice as fast on CPUs with AVX-512 BF16 or AMX; ``"int8"`` quantises the LSTM and
+        linear layers (torch dynamic quantisation, CPU only). Both change probabilities
+        slightly (``benchmarks/RESULTS.md`` reports the accuracy change). Training is unchanged.
     validation_fraction : float or None, default=None
         Fraction of the training texts held out (stratified) to report validation loss
         and accuracy in ``history_``. ``None`` trains on everything.
     weight_decay : float, default=0.01
         Decoupled weight decay of the Adam optimiser.
+    n_jobs : int or None, default=None
+        Worker processes for tokenising large batches of new texts (joblib's meaning:
+        ``None`` is 1 unless inside ``joblib.parallel_config``, -1 is every core).
     device : str or torch.device, default="auto"
         ``"auto"`` uses a CUDA GPU when there is one (with mixed precision), else the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -163,8 +175,11 @@ default="wikitext-2"
         min_freq: int = 3,
         max_vocab: int = 60000,
         batch_size: int = 64,
+        predict_batch_size: int = 64,
+        predict_precision: str = "float32",
         validation_fraction: float | None = None,
         weight_decay: float = 0.01,
+        n_jobs: int | None = None,
         device="auto",
         random_state=None,
         verbose: int = 0,
@@ -185,8 +200,11 @@ default="wikitext-2"
         self.min_freq = min_freq
         self.max_vocab = max_vocab
         self.batch_size = batch_size
+        self.predict_batch_size = predict_batch_size
+        self.predict_precision = predict_precision
         self.validation_fraction = validation_fraction
         self.weight_decay = weight_decay
+        self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -231,7 +249,7 @@ default="wikitext-2"
         stages = parse_schedule(self.schedule, n_groups=n_layers + 2)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         train_idx, valid_idx = self._split_validation(targets, rng)
-        tokens = tokenize(texts)
+        tokens = tokenize(texts + extra, n_jobs=self.n_jobs)[: len(texts)]  # extra: cached for stage 2
 
         directions, history = [], []
         for index, direction in enumerate(DIRECTION_SETS[self.direction]):
@@ -304,6 +322,10 @@ default="wikitext-2"
         for name in ("emb_size", "hidden_size", "n_layers", "bptt", "max_len", "min_freq", "max_vocab"):
             check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=2)
+        self._check_predict_params()
+        if self.max_len < self.bptt:
+            raise ValueError(f"max_len ({self.max_len}) must be at least bptt ({self.bptt}): a text is "
+                             "pooled over its last max_len // bptt chunks of bptt tokens")
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
         for name in ("drop_mult", "weight_decay"):
             check_scalar(getattr(self, name), name, numbers.Real, min_val=0)
@@ -368,7 +390,7 @@ default="wikitext-2"
         """Log of the class probabilities, columns in ``classes_`` order."""
         check_is_fitted(self)
         texts = check_texts(X)
-        tokens = tokenize(texts)
+        tokens = tokenize(texts, n_jobs=self.n_jobs)
         log_probas = [F.log_softmax(torch.from_numpy(self._logits(trained, tokens)).double(), dim=1)
                       for trained in self.directions_]
         if len(log_probas) == 1:
@@ -381,14 +403,23 @@ default="wikitext-2"
         return self.classes_[best]
 
     def _logits(self, trained: TrainedDirection, tokens: list[list[str]]) -> np.ndarray:
-        return self._outputs(trained, tokens, logits_head)
+        return self._outputs(trained, tokens, pooled=False)
 
-    def _outputs(self, trained: TrainedDirection, tokens: list[list[str]], head) -> np.ndarray:
+    def _outputs(self, trained: TrainedDirection, tokens: list[list[str]], pooled: bool) -> np.ndarray:
+        self._check_predict_params()
         if trained.direction == "backward":
             tokens = [t[::-1] for t in tokens]
         sequences = [trained.vocab.numericalize(t) for t in tokens]
-        return predict_outputs(trained.network, sequences, self.batch_size, self.device_,
-                               trained.config.bptt, head)
+        network = inference.inference_network(trained.network, trained.config, self.device_,
+                                               self.predict_precision)
+        return inference.predict_outputs(network, sequences, self.predict_batch_size, self.device_,
+                                         pooled, self.predict_precision)
+
+    def _check_predict_params(self) -> None:
+        check_scalar(self.predict_batch_size, "predict_batch_size", numbers.Integral, min_val=1)
+        if self.predict_precision not in inference.PRECISIONS:
+            raise ValueError(f"predict_precision must be one of {list(inference.PRECISIONS)}; "
+                             f"got {self.predict_precision!r}")
 
     # ----------------------------------------------------------- features
     def transform(self, X: Sequence[str]) -> np.ndarray:
@@ -404,8 +435,8 @@ default="wikitext-2"
         ndarray of shape (n_texts, 3 * emb_size * n_directions), float32
         """
         check_is_fitted(self)
-        tokens = tokenize(check_texts(X))
-        return np.hstack([self._outputs(trained, tokens, pooled_head) for trained in self.directions_])
+        tokens = tokenize(check_texts(X), n_jobs=self.n_jobs)
+        return np.hstack([self._outputs(trained, tokens, pooled=True) for trained in self.directions_])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the ``transform`` columns: ``{direction}_{last|max|mean}{i}``."""

@@ -71,6 +71,8 @@ class ULMFiTLanguageModel(BaseEstimator):
         Which corpus tokens enter the vocabulary.
     weight_decay : float, default=0.01
     lr_schedule : {"one_cycle", "slanted_triangular"}, default="one_cycle"
+    n_jobs : int or None, default=None
+        Worker processes for tokenising a large corpus (joblib's meaning; -1: every core).
     device : str or torch.device, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -103,6 +105,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         max_vocab: int = 60000,
         weight_decay: float = 0.01,
         lr_schedule: str = "one_cycle",
+        n_jobs: int | None = None,
         device="auto",
         random_state=None,
         verbose: int = 0,
@@ -121,6 +124,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         self.max_vocab = max_vocab
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -141,7 +145,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         start = resolve_language_model(self.pretrained, direction=self.direction)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
 
-        tokens = tokenize(texts, self.direction)
+        tokens = tokenize(texts, self.direction, self.n_jobs)
         if start is None:
             vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
             config = LanguageModelConfig(len(vocab), self.emb_size, self.hidden_size,
@@ -199,7 +203,7 @@ class ULMFiTLanguageModel(BaseEstimator):
 
     def _loss(self, X) -> float:
         check_is_fitted(self)
-        tokens = tokenize(check_texts(X), self.direction)
+        tokens = tokenize(check_texts(X), self.direction, self.n_jobs)
         stream = token_stream([self.vocab_.numericalize(t) for t in tokens])
         return language_model_loss(self.model_, stream, self.batch_size, self.bptt, self.device_)
 
@@ -276,7 +280,7 @@ class _EpochStream:
         return self.steps
 
 
-def tokenize(texts: list[str], direction: str) -> list[list[str]]:
+def tokenize(texts: list[str], direction: str, n_jobs: int | None = None) -> list[list[str]]:
     """fastai tokens of each text, reversed for a backward model."""
-    tokens = fastai_tokens(texts)
+    tokens = fastai_tokens(texts, n_jobs=n_jobs)
     return [t[::-1] for t in tokens] if direction == "backward" else tokens

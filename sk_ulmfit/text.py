@@ -19,6 +19,7 @@ from fastai.text.core import (
     defaults,
 )
 from fastai.text.data import make_vocab
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 
 # spaCy refuses texts over ``nlp.max_length`` (1,000,000 characters); longer documents
 # are cut at a space into pieces of at most this many characters, which gives the
@@ -154,14 +155,21 @@ CACHED_TEXTS = 100_000
 _cache: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
 
-def tokenize(texts: Iterable[str]) -> list[list[str]]:
+# Below this many characters to tokenise (about 250 IMDb reviews), starting worker
+# processes costs more than it saves (measured on 2 cores: 500 reviews, 1.2x; 6,000, 1.7x).
+PARALLEL_MIN_CHARS = 300_000
+
+
+def tokenize(texts: Iterable[str], n_jobs: int | None = None) -> list[list[str]]:
     """fastai tokens of each text (one spaCy pipeline per process, built on first use).
 
-    Texts tokenised recently in this process are not tokenised again.
+    Texts tokenised recently in this process are not tokenised again. ``n_jobs``
+    (joblib's meaning: ``None`` is 1 unless in a ``joblib.parallel_config`` context, -1
+    is every core) spreads a large batch of new texts over worker processes.
     """
     texts = list(texts)
     missing = list(dict.fromkeys(text for text in texts if text not in _cache))
-    for text, tokens in zip(missing, _SHARED_TOKENIZER(missing), strict=True):
+    for text, tokens in zip(missing, _tokenize_new(missing, n_jobs), strict=True):
         _cache[text] = tuple(sys.intern(token) for token in tokens)  # shared strings: less memory
     result = []
     for text in texts:
@@ -170,6 +178,23 @@ def tokenize(texts: Iterable[str]) -> list[list[str]]:
     while len(_cache) > CACHED_TEXTS:
         _cache.popitem(last=False)
     return result
+
+
+def _tokenize_new(texts: list[str], n_jobs: int | None) -> list[list[str]]:
+    workers = min(effective_n_jobs(n_jobs), len(texts))
+    if workers <= 1 or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
+        return _SHARED_TOKENIZER(texts)
+    _SHARED_TOKENIZER([])  # load spaCy here, once, rather than in each worker
+    chunks = np.array_split(np.arange(len(texts)), workers)
+    # Where processes start by fork (Linux), workers inherit the loaded modules and spaCy.
+    with parallel_config(backend="multiprocessing"):
+        parts = Parallel(n_jobs=workers)(delayed(_tokenize_in_worker)([texts[i] for i in chunk])
+                                         for chunk in chunks)
+    return [tokens for part in parts for tokens in part]
+
+
+def _tokenize_in_worker(texts: list[str]) -> list[list[str]]:
+    return _SHARED_TOKENIZER(texts)
 
 
 def clear_token_cache() -> None:

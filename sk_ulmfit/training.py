@@ -46,10 +46,10 @@ def seeded(seed: int, device: torch.device):
         yield
 
 
-def autocast(device: torch.device):
-    """Mixed precision (float16) on a GPU, full precision on the CPU."""
+def autocast(device: torch.device, dtype: torch.dtype = torch.float16):
+    """Mixed precision (``dtype``, float16 by default) on a GPU, full precision on the CPU."""
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
+        return torch.autocast("cuda", dtype=dtype)
     return contextlib.nullcontext()
 
 

@@ -81,3 +81,27 @@ def test_repeated_texts_are_tokenised_once(trec_questions, monkeypatch):
     assert again[:50] == first[50:100]
     again[0].append("changed")  # callers get their own lists
     assert text.tokenize(questions[50:51])[0] == first[50]
+
+
+def test_parallel_tokenisation_gives_the_same_tokens(data_home, monkeypatch):
+    from sk_ulmfit import text
+    from sk_ulmfit.datasets import fetch_imdb_sample
+
+    reviews = fetch_imdb_sample("valid", data_home=data_home).data[:60]
+    expected = FastaiTokenizer()(reviews)
+    batches = []
+    real_parallel = text.Parallel
+
+    def recording(*args, **kwargs):
+        batches.append(kwargs.get("n_jobs"))
+        return real_parallel(*args, **kwargs)
+
+    monkeypatch.setattr(text, "Parallel", recording)
+    monkeypatch.setattr(text, "PARALLEL_MIN_CHARS", 0)
+    text.clear_token_cache()
+    assert text.tokenize(reviews, n_jobs=2) == expected
+    assert batches == [2]  # the worker processes did the work
+    text.clear_token_cache()
+    monkeypatch.setattr(text, "PARALLEL_MIN_CHARS", 10**9)
+    assert text.tokenize(reviews, n_jobs=2) == expected
+    assert batches == [2]  # small inputs stay in this process

@@ -1,0 +1,40 @@
+"""Helpers shared by the benchmark scripts: machine line, fresh processes, peak memory, RESULTS.md."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import platform
+import resource
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def machine() -> str:
+    import torch
+
+    device = f"GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "CPU only"
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {device}"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_fresh_process(function, *args):
+    """``function(*args)`` in a new interpreter (spawned), so memory and caches are its own."""
+    # concurrent.futures workers may start processes of their own (parallel tokenisation)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as executor:
+        return executor.submit(function, *args).result()
+
+
+def write_section(heading: str, text: str) -> None:
+    """Put ``text`` under ``heading`` in RESULTS.md, replacing that section only."""
+    existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    before, found, after = existing.partition(heading)
+    rest = after.split("\n## ", 1) if found else ["", ""]
+    tail = "\n## " + rest[1] if len(rest) == 2 and rest[1] else ""
+    RESULTS.write_text(before.rstrip() + "\n\n" + heading + "\n\n" + text.strip() + "\n" + tail)

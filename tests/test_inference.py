@@ -1,0 +1,103 @@
+"""The inference network (packed sequences, no chunks) against fastai's own network."""
+
+import numpy as np
+import pytest
+import torch
+
+from sk_ulmfit import ULMFiTClassifier
+from sk_ulmfit.datasets import fetch_imdb_sample
+from sk_ulmfit.inference import inference_network, predict_outputs, right_padded
+from sk_ulmfit.model import ClassifierConfig, build_classifier
+from sk_ulmfit.text import PAD_ID, FastaiTokenizer, Vocabulary
+from sk_ulmfit.training import logits_head, pooled_head
+from sk_ulmfit.training import predict_outputs as fastai_outputs
+
+BPTT = 16
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def review_ids(data_home):
+    """Real IMDb reviews as token ids, from 2 to many bptt chunks long."""
+    texts = fetch_imdb_sample("valid", data_home=data_home).data[:40]
+    tokens = FastaiTokenizer()(texts)
+    vocab = Vocabulary.build(tokens, min_freq=2, max_vocab=60000)
+    short = [np.array([2, 5, 9]), np.array([2])]  # shorter than one chunk, and xxbos alone
+    return [vocab.numericalize(t) for t in tokens] + short, len(vocab)
+
+
+def _trained_looking_network(vocab_size, max_len):
+    """A random network whose BatchNorm statistics are not the identity (as after training)."""
+    torch.manual_seed(0)
+    config = ClassifierConfig(vocab_size, 3, emb_size=8, hidden_size=16, n_layers=3,
+                              drop_mult=0.5, bptt=BPTT, max_len=max_len)
+    network = build_classifier(config)
+    for module in network.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return network.eval(), config
+
+
+@pytest.mark.parametrize("max_len", [100_000, 3 * BPTT, 3 * BPTT + 5])
+def test_same_features_and_scores_as_fastai(review_ids, max_len):
+    sequences, vocab_size = review_ids
+    network, config = _trained_looking_network(vocab_size, max_len)
+    assert max(len(s) for s in sequences) > 5 * BPTT  # max_len cuts the long ones
+    fast = inference_network(network, config, CPU)
+    for pooled, head in ((True, pooled_head), (False, logits_head)):
+        expected = fastai_outputs(network, sequences, 8, CPU, BPTT, head)
+        got = predict_outputs(fast, sequences, 8, CPU, pooled=pooled)
+        assert got.shape == expected.shape and got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_batch_size_does_not_change_outputs(review_ids):
+    sequences, vocab_size = review_ids
+    network, config = _trained_looking_network(vocab_size, 1440)
+    fast = inference_network(network, config, CPU)
+    np.testing.assert_allclose(predict_outputs(fast, sequences, 1, CPU),
+                               predict_outputs(fast, sequences, 64, CPU), atol=1e-5)
+
+
+def test_right_padded_layout():
+    batch, lengths, order = right_padded([np.array([4, 5]), np.array([6, 7, 8]), np.array([9])])
+    assert order.tolist() == [1, 0, 2] and lengths.tolist() == [3, 2, 1]
+    assert batch.tolist() == [[6, 7, 8], [4, 5, PAD_ID], [9, PAD_ID, PAD_ID]]
+
+
+def test_int8_is_close_and_leaves_the_model_alone(review_ids):
+    sequences, vocab_size = review_ids
+    network, config = _trained_looking_network(vocab_size, 1440)
+    before = {name: tensor.clone() for name, tensor in network.state_dict().items()}
+    exact = predict_outputs(inference_network(network, config, CPU), sequences, 8, CPU, pooled=True)
+    int8 = predict_outputs(inference_network(network, config, CPU, "int8"), sequences, 8, CPU, pooled=True)
+    assert not np.array_equal(exact, int8)  # really quantised
+    assert type(inference_network(network, config, CPU, "int8").lstms[0]) is not torch.nn.LSTM
+    assert np.abs(exact - int8).max() < 0.05 * np.abs(exact).max()
+    assert all(torch.equal(before[name], tensor) for name, tensor in network.state_dict().items())
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+def test_lower_precision_predicts_nearly_the_same(trec, precision):
+    X, y = trec[0][:200], trec[1][:200]
+    clf = ULMFiTClassifier(pretrained=None, emb_size=16, hidden_size=32, n_layers=1,
+                           schedule=(("all", 1, 1e-2),), lm_epochs=0, random_state=0).fit(X, y)
+    exact = clf.predict_proba(X)
+    clf.set_params(predict_precision=precision)
+    approximate = clf.predict_proba(X)
+    assert approximate.dtype == np.float64
+    np.testing.assert_allclose(approximate.sum(axis=1), 1.0)
+    assert not np.array_equal(exact, approximate)
+    assert np.abs(exact - approximate).max() < 0.05
+    assert (exact.argmax(1) == approximate.argmax(1)).mean() > 0.95
+    assert clf.transform(X[:5]).dtype == np.float32
+
+
+def test_bad_prediction_settings_are_explained():
+    with pytest.raises(ValueError, match="max_len"):
+        ULMFiTClassifier(pretrained=None, bptt=72, max_len=50).fit(["a b", "c d"], [0, 1])
+    with pytest.raises(ValueError, match="predict_batch_size"):
+        ULMFiTClassifier(pretrained=None, predict_batch_size=0).fit(["a b", "c d"], [0, 1])
+    with pytest.raises(ValueError, match="predict_precision must be one of"):
+        ULMFiTClassifier(pretrained=None, predict_precision="fp8").fit(["a b", "c d"], [0, 1])
