@@ -87,7 +87,10 @@ default="wikitext-2"
         Stages of gradual unfreezing. ``unfreeze`` is the number of layer groups
         trained, counted from the top (1 = head only, 2 = head and last LSTM, ...,
         ``"all"``); ``lr`` is the top group's peak learning rate. ``"ulmfit"`` is the
-        paper's ``((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 2, 1e-3))``.
+        paper's gradual unfreezing with a longer last stage,
+        ``((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 4, 2e-3))`` (the paper trains
+        all layers 2 epochs at 1e-3 from a far larger encoder; with the shipped one, 4
+        epochs at 2e-3 scored 2 points higher on TREC-6).
     lr_schedule : {"one_cycle", "slanted_triangular"}, default="one_cycle"
         Per-step rates within a stage: fastai's cosine one-cycle (with momentum
         0.8-0.7-0.8) or the paper's linear slanted triangle (cut_frac 0.1, ratio 32).

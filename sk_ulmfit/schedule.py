@@ -15,8 +15,11 @@ from typing import Sequence
 import torch
 from fastai.callback.schedule import SchedLin, combine_scheds, combined_cos
 
-# Howard & Ruder (2018): head, then one more layer group per epoch, then everything.
-ULMFIT_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 2, 1e-3))
+# Howard & Ruder (2018): head, then one more layer group per epoch, then everything. The
+# paper (and fastai's course) then trains all layers 2 epochs at 1e-3 from a WT103 encoder;
+# the smaller shipped WikiText-2 encoder gains from 4 at 2e-3 (TREC-6: 85.6 -> 87.6 %).
+PAPER_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 2, 1e-3))
+ULMFIT_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 4, 2e-3))
 
 LR_SCHEDULES = ("one_cycle", "slanted_triangular")
 
