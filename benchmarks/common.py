@@ -15,8 +15,12 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 def machine() -> str:
     import torch
 
+    from sk_ulmfit.inference import native_bfloat16_cpu
+
     device = f"GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "CPU only"
-    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {device}"
+    bfloat16 = "native bfloat16" if native_bfloat16_cpu() else "no native bfloat16"
+    return (f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()}, {bfloat16}), "
+            f"{os.cpu_count()} cores, torch {torch.__version__}, {device}")
 
 
 def peak_rss_mb() -> float:

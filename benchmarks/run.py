@@ -39,7 +39,7 @@ PAPER = {"trec": 96.4, "imdb": 95.4, "ag_news": 94.99}  # Howard & Ruder (2018),
 CONTENDERS = ("ULMFiT (wikitext-2)", "TF-IDF + logistic regression", "TF-IDF + linear SVM", "NB-SVM",
               "fastai text_classifier_learner")
 SIZES = {  # quick: IMDb train/test subset and AG News rows/folds
-    True: {"imdb": (1000, 1000), "ag_news": (2000, 3), "fastai_on": ("trec", "imdb_sample")},
+    True: {"imdb": (800, 800), "ag_news": (2000, 3), "fastai_on": ("trec",)},
     False: {"imdb": (5000, 5000), "ag_news": (7600, 5), "fastai_on": ("trec", "imdb_sample", "imdb", "ag_news")},
 }
 LOW_SHOT = (100, 500, 1000)

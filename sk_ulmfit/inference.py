@@ -9,7 +9,8 @@ longer than ``max_len`` is read whole but pooled over its last chunks only. Text
 padded after their end, so (the LSTMs being causal) padding never changes a text's
 outputs, and batches hold texts of similar length, so little work goes to padding.
 
-Precision: float32 (exact); bfloat16 (about 2x faster on CPUs with AVX-512 BF16 or AMX);
+Precision: float32 (exact); bfloat16 (about 2x faster on CPUs with AVX-512 BF16 or AMX, several times
+slower without them: a warning says so);
 int8 (torch dynamic quantisation of the LSTM and linear layers, CPU only; run as packed
 sequences, which suits its kernels). Both change the probabilities slightly.
 """
@@ -130,8 +131,18 @@ def inference_network(network: nn.Module, config: ClassifierConfig, device: torc
                              "'bfloat16' on a GPU, or device='cpu'")
         return quantized(fast)
     if precision == "bfloat16" and device.type == "cpu":
+        if not native_bfloat16_cpu():
+            warnings.warn("predict_precision='bfloat16': this CPU has no native bfloat16 (AVX-512 BF16 or "
+                          "AMX), so prediction is several times slower than float32; use 'int8' or "
+                          "'float32' here", RuntimeWarning, stacklevel=4)
         return fast.to(torch.bfloat16)
     return fast.to(device)  # on a GPU, float32 and bfloat16 run under autocast (training.autocast)
+
+
+def native_bfloat16_cpu() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def prediction_batches(lengths: Sequence[int], max_texts: int) -> list[np.ndarray]:

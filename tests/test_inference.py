@@ -101,3 +101,26 @@ def test_bad_prediction_settings_are_explained():
         ULMFiTClassifier(pretrained=None, predict_batch_size=0).fit(["a b", "c d"], [0, 1])
     with pytest.raises(ValueError, match="predict_precision must be one of"):
         ULMFiTClassifier(pretrained=None, predict_precision="fp8").fit(["a b", "c d"], [0, 1])
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bfloat16_warns_only_on_cpus_without_native_support(review_ids, monkeypatch, native):
+    import warnings
+
+    from sk_ulmfit import inference
+
+    ids, vocab_size = review_ids
+    network, config = _trained_looking_network(vocab_size, max_len=4 * BPTT)
+    monkeypatch.setattr(inference, "native_bfloat16_cpu", lambda: native)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inference_network(network, config, CPU, "bfloat16")
+    slow = [w for w in caught if "no native bfloat16" in str(w.message)]
+    assert len(slow) == (0 if native else 1)
+    assert "'int8'" in str(slow[0].message) if slow else True
+
+
+def test_native_bfloat16_check_answers_a_bool():
+    from sk_ulmfit.inference import native_bfloat16_cpu
+
+    assert isinstance(native_bfloat16_cpu(), bool)
