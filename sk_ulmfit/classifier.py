@@ -118,9 +118,9 @@ default="wikitext-2"
     predict_precision : {"float32", "bfloat16", "int8"}, default="float32"
         Arithmetic of ``predict``, ``predict_proba`` and ``transform``. ``"float32"`` is
         exact (on a GPU, float16 mixed precision as in training). ``"bfloat16"`` is about
-        twice as fast on CPUs with AVX-512 BF16 or AMX (slower without them: a
-        warning says so); ``"int8"`` quantises the LSTM and
-        linear layers (torch dynamic quantisation, CPU only). Both change probabilities
+        twice as fast on CPUs with AVX-512 BF16 or AMX (slower without them: a warning
+        says so); ``"int8"`` quantises the LSTM and linear layers (torch dynamic
+        quantisation, CPU only). Both change probabilities
         slightly (``benchmarks/RESULTS.md`` reports the accuracy change). Training is unchanged.
     validation_fraction : float or None, default=None
         Fraction of the training texts held out (stratified) to report validation loss

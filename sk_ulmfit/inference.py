@@ -9,10 +9,10 @@ longer than ``max_len`` is read whole but pooled over its last chunks only. Text
 padded after their end, so (the LSTMs being causal) padding never changes a text's
 outputs, and batches hold texts of similar length, so little work goes to padding.
 
-Precision: float32 (exact); bfloat16 (about 2x faster on CPUs with AVX-512 BF16 or AMX, several times
-slower without them: a warning says so);
-int8 (torch dynamic quantisation of the LSTM and linear layers, CPU only; run as packed
-sequences, which suits its kernels). Both change the probabilities slightly.
+Precision: float32 (exact); bfloat16 (about 2x faster on CPUs with AVX-512 BF16 or AMX,
+several times slower without them: a warning says so); int8 (torch dynamic quantisation
+of the LSTM and linear layers, CPU only; run as packed sequences, which suits its kernels).
+Both change the probabilities slightly.
 """
 
 from __future__ import annotations
