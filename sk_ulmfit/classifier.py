@@ -20,12 +20,18 @@ from .batching import training_batches
 from .classifier_files import read_classifier, write_classifier
 from .lm_cache import fine_tuned
 from .model import (
+    EMBEDDING_NAMES,
     ClassifierConfig,
     TrainedDirection,
     build_classifier,
+    compact_config,
+    compact_encoder_weights,
     encoder_part,
     layer_groups,
     load_encoder,
+    renumber,
+    used_rows,
+    widen_vocabulary,
 )
 from .pretrained import resolve_language_model, unfrozen
 from .schedule import check_lr_schedule, parse_schedule
@@ -258,6 +264,7 @@ default="wikitext-2"
         directions, history = [], []
         for index, direction in enumerate(DIRECTION_SETS[self.direction]):
             start = (starts["lm"][index], starts["head"][index] if starts["head"] else None)
+            starts["lm"][index] = None  # its weights are copied; it need not stay in memory
             trained, records = self._fit_direction(direction, start, texts + extra, tokens, classes,
                                                    targets, stages, train_idx, valid_idx, device, rng)
             directions.append(trained)
@@ -294,13 +301,22 @@ default="wikitext-2"
             encoder_weights = encoder_part(language_model.aligned_weights(vocab))
             lm_config = language_model.config_
             sizes = (lm_config.emb_size, lm_config.hidden_size, lm_config.n_layers)
+            del start, language_model
         config = ClassifierConfig(
             vocab_size=len(vocab), n_classes=len(classes), emb_size=sizes[0], hidden_size=sizes[1],
             n_layers=sizes[2], drop_mult=self.drop_mult, bptt=self.bptt, max_len=self.max_len,
         )
         sequences = [vocab.numericalize(t) for t in tokens]
+        if encoder_weights is not None:
+            # Train on the embedding rows of the tokens the texts use (a language model's
+            # vocabulary is mostly other words): less memory and time per step. The other
+            # rows keep their pretrained values and are put back after training.
+            rows = used_rows(sequences)
+            sequences = renumber(sequences, rows, len(vocab))
+            embedding = encoder_weights[EMBEDDING_NAMES[0]]
+            encoder_weights = compact_encoder_weights(encoder_weights, rows)
         with seeded(seed, device):
-            model = build_classifier(config)
+            model = build_classifier(config if encoder_weights is None else compact_config(config, rows))
             if encoder_weights is not None:
                 load_encoder(model, encoder_weights)
             if head_start is not None:
@@ -308,6 +324,8 @@ default="wikitext-2"
             model.to(device)
             history = self._run_schedule(model, device, stages, sequences, targets,
                                          train_idx, valid_idx, rng)
+        if encoder_weights is not None:
+            model = widen_vocabulary(model, config, rows, embedding).to(device)
         return TrainedDirection(direction, vocab, config, model.eval()), history
 
     def _lm_params(self, direction: str, seed: int) -> dict:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Sequence
 
+import numpy as np
 import torch
 from fastai.text.models.awdlstm import (
     AWD_LSTM,
@@ -21,6 +23,10 @@ from .text import PAD_ID, Vocabulary
 
 # The head between the pooled features and the output layer (ULMFiT: one layer of 50).
 HEAD_HIDDEN = 50
+# The embedding in an AWD-LSTM's state dict (one tensor, shared with its dropout wrapper),
+# and where the encoder sits in a classifier's state dict.
+EMBEDDING_NAMES = ("encoder.weight", "encoder_dp.emb.weight")
+ENCODER_PREFIX = "0.module."
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,45 @@ def set_trainable(groups: list[list[nn.Parameter]], n_top: int) -> None:
 def state_dict_on_cpu(model: nn.Module) -> dict[str, torch.Tensor]:
     """A copy of the weights on the CPU, loadable on a machine without a GPU."""
     return {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
+
+
+def used_rows(sequences: Sequence[np.ndarray]) -> np.ndarray:
+    """Sorted ids of the tokens that occur in ``sequences``, always with ``xxunk`` and
+    ``xxpad`` (ids 0 and 1, so both keep their ids in the compact numbering)."""
+    occurring = np.unique(np.concatenate([np.arange(PAD_ID + 1), *sequences]))
+    return occurring.astype(np.int64)
+
+
+def renumber(sequences: Sequence[np.ndarray], rows: np.ndarray, vocab_size: int) -> list[np.ndarray]:
+    """``sequences`` in the compact numbering where ``rows[k]`` becomes ``k``."""
+    compact_id = np.zeros(vocab_size, dtype=np.int64)
+    compact_id[rows] = np.arange(len(rows))
+    return [compact_id[s] for s in sequences]
+
+
+def compact_config(config: ClassifierConfig, rows: np.ndarray) -> ClassifierConfig:
+    """``config`` for an embedding of the ``rows`` only."""
+    return replace(config, vocab_size=len(rows))
+
+
+def compact_encoder_weights(weights: dict[str, torch.Tensor], rows: np.ndarray) -> dict[str, torch.Tensor]:
+    """Encoder weights whose embedding keeps only ``rows``."""
+    index = torch.from_numpy(rows)
+    return {name: tensor[index] if name in EMBEDDING_NAMES else tensor for name, tensor in weights.items()}
+
+
+def widen_vocabulary(trained: nn.Module, config: ClassifierConfig, rows: np.ndarray,
+                     embedding: torch.Tensor) -> nn.Module:
+    """A classifier for ``config``'s whole vocabulary: ``trained``'s weights, with its
+    embedding rows put back at ``rows`` of ``embedding`` (the rows no training text used)."""
+    state = state_dict_on_cpu(trained)
+    full_embedding = embedding.detach().to("cpu", torch.float32, copy=True)
+    full_embedding[torch.from_numpy(rows)] = state[f"{ENCODER_PREFIX}{EMBEDDING_NAMES[0]}"]
+    for name in EMBEDDING_NAMES:
+        state[f"{ENCODER_PREFIX}{name}"] = full_embedding
+    network = build_classifier(config)
+    network.load_state_dict(state)
+    return network
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,19 @@ import torch
 
 from sk_ulmfit import ULMFiTClassifier, lm_cache
 from sk_ulmfit.language_model import ULMFiTLanguageModel
+from sk_ulmfit.model import (
+    ClassifierConfig,
+    build_classifier,
+    classifier_encoder,
+    compact_config,
+    compact_encoder_weights,
+    encoder_part,
+    load_encoder,
+    renumber,
+    used_rows,
+    widen_vocabulary,
+)
+from sk_ulmfit.text import tokenize
 
 from .conftest import TINY
 
@@ -33,6 +46,43 @@ def test_encoder_starts_from_the_language_model(tiny_pretrained, trec):
     # Tokens the language model knows stay in the vocabulary, however rare in TREC.
     known = [t for t in tiny_pretrained.vocab_.itos if t != "xxfake"]
     assert trained.vocab.itos[: len(known)] == known
+
+
+def test_only_the_embedding_rows_of_the_training_tokens_train(tiny_pretrained, trec):
+    X_train, y_train, _, _ = trec
+    clf = ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=0,
+                           **_params(schedule=(("all", 1, 1e-2),))).fit(X_train, y_train)
+    trained = clf.directions_[0]
+    embedding = classifier_encoder(trained.network).encoder.weight.detach().cpu()
+    assert embedding.shape[0] == len(trained.vocab) == trained.config.vocab_size
+    assert classifier_encoder(trained.network).encoder_dp.emb.weight is classifier_encoder(trained.network).encoder.weight
+    start = encoder_part(tiny_pretrained.aligned_weights(trained.vocab))["encoder.weight"]
+    used = used_rows([trained.vocab.numericalize(t) for t in tokenize(list(X_train))])
+    unused = np.setdiff1d(np.arange(len(trained.vocab)), used)
+    assert len(unused) > 0 and len(used) > 100
+    torch.testing.assert_close(embedding[unused], start[unused], atol=0, rtol=0)
+    changed = (embedding[used] - start[used]).abs().amax(dim=1) > 0
+    assert changed.float().mean() > 0.9
+
+
+def test_compact_embedding_round_trip_is_exact(tiny_pretrained):
+    vocab = tiny_pretrained.vocab_
+    config = ClassifierConfig(vocab_size=len(vocab), n_classes=3, emb_size=tiny_pretrained.config_.emb_size,
+                              hidden_size=tiny_pretrained.config_.hidden_size,
+                              n_layers=tiny_pretrained.config_.n_layers, drop_mult=0.5, bptt=72, max_len=1440)
+    weights = encoder_part(tiny_pretrained.aligned_weights(vocab))
+    sequences = [np.array([5, 9, 9, 40]), np.array([len(vocab) - 1, 3])]
+    rows = used_rows(sequences)
+    assert rows.tolist() == [0, 1, 3, 5, 9, 40, len(vocab) - 1]
+    assert [s.tolist() for s in renumber(sequences, rows, len(vocab))] == [[3, 4, 4, 5], [6, 2]]
+    torch.manual_seed(0)
+    compact = build_classifier(compact_config(config, rows))
+    load_encoder(compact, compact_encoder_weights(weights, rows))
+    full = widen_vocabulary(compact, config, rows, weights["encoder.weight"])
+    for name, tensor in classifier_encoder(full).state_dict().items():
+        torch.testing.assert_close(tensor, weights[name], atol=0, rtol=0)
+    for name, tensor in full[1].state_dict().items():
+        torch.testing.assert_close(tensor, compact[1].state_dict()[name], atol=0, rtol=0)
 
 
 def test_stage_two_runs_once_per_training_set(tiny_pretrained, trec, monkeypatch):
