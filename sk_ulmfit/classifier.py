@@ -120,7 +120,7 @@ default="wikitext-2"
         Texts per batch in training.
     predict_batch_size : int, default=64
         Most texts per batch in ``predict``, ``predict_proba`` and ``transform``; long
-        texts go a few at a time (at most about 4,096 tokens per batch).
+        texts go a few at a time (at most about 8,192 tokens per batch).
     predict_precision : {"float32", "bfloat16", "int8"}, default="float32"
         Arithmetic of ``predict``, ``predict_proba`` and ``transform``. ``"float32"`` is
         exact (on a GPU, float16 mixed precision as in training). ``"bfloat16"`` is about
