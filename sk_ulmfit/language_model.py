@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
+from ._sampled_softmax import make_sampler
 from .lm_data import n_windows, token_stream
 from .lm_files import read_language_model, write_language_model
 from .model import (
@@ -35,7 +36,7 @@ from .validation import check_texts
 DIRECTIONS = ("forward", "backward")
 # Parameters written into saved files (plain values; not pretrained, device or verbose).
 SAVED_PARAMS = ("bptt", "epochs", "lr", "batch_size", "min_freq", "max_vocab", "weight_decay",
-                "lr_schedule")
+                "lr_schedule", "n_sampled")
 
 
 class ULMFiTLanguageModel(BaseEstimator):
@@ -71,6 +72,11 @@ class ULMFiTLanguageModel(BaseEstimator):
         Which corpus tokens enter the vocabulary.
     weight_decay : float, default=0.01
     lr_schedule : {"one_cycle", "slanted_triangular"}, default="one_cycle"
+    n_sampled : int or None, default=2048
+        Training scores the true next token against this many sampled candidates (a
+        sampled softmax: about 3x faster per token on a CPU at a 24k-token vocabulary;
+        scoring and perplexity always use the full softmax). ``None``, or a value not
+        below the vocabulary size, trains with the full softmax.
     n_jobs : int or None, default=None
         Worker processes for tokenising a large corpus (joblib's meaning; -1: every core).
     device : str or torch.device, default="auto"
@@ -105,6 +111,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         max_vocab: int = 60000,
         weight_decay: float = 0.01,
         lr_schedule: str = "one_cycle",
+        n_sampled: int | None = 2048,
         n_jobs: int | None = None,
         device="auto",
         random_state=None,
@@ -124,6 +131,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         self.max_vocab = max_vocab
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.n_sampled = n_sampled
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
@@ -157,6 +165,8 @@ class ULMFiTLanguageModel(BaseEstimator):
                                          start.config_.n_layers, self.drop_mult)
             stages = [Stage(1, 1, 10 * self.lr), Stage(config.n_layers + 1, self.epochs, self.lr)]
         sequences = [vocab.numericalize(t) for t in tokens]
+        counts = np.bincount(np.concatenate([np.zeros(0, dtype=np.int64), *sequences]), minlength=len(vocab))
+        sampler = make_sampler(counts, self.n_sampled)
 
         with seeded(int(rng.integers(2**31 - 1)), device):
             model = build_language_model(config)
@@ -169,7 +179,7 @@ class ULMFiTLanguageModel(BaseEstimator):
                                                 self.batch_size, self.bptt),
                 train_on=lambda plan, optimizer, rates, scaler: train_language_model_epoch(
                     model, plan.stream, self.batch_size, self.bptt, optimizer, rates, scaler,
-                    device, show_progress=self.verbose > 0),
+                    device, show_progress=self.verbose > 0, sampler=sampler),
                 evaluate=None, lr_schedule=self.lr_schedule, lr_decay=1.0,
                 weight_decay=self.weight_decay, device=device, verbose=self.verbose,
             )
@@ -187,6 +197,8 @@ class ULMFiTLanguageModel(BaseEstimator):
         for name in ("emb_size", "hidden_size", "n_layers", "bptt", "epochs", "min_freq", "max_vocab"):
             check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
+        if self.n_sampled is not None:
+            check_scalar(self.n_sampled, "n_sampled", numbers.Integral, min_val=1)
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
         check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
         for name in ("drop_mult", "weight_decay"):

@@ -111,6 +111,12 @@ class Vocabulary:
         counts = Counter()
         for tokens in token_lists:
             counts.update(tokens)
+        return cls.from_counts(counts, min_freq, max_vocab)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, min_freq: int, max_vocab: int):
+        """The tokens counted ``min_freq`` times, most frequent first, at most ``max_vocab``
+        (fastai's ``make_vocab``: special tokens first, size a multiple of 8)."""
         return cls(make_vocab(counts, min_freq=min_freq, max_vocab=max_vocab))
 
     def extend(self, token_lists: Iterable[Sequence[str]], min_freq: int, max_vocab: int):

@@ -13,6 +13,7 @@ from fastai.text.models.core import masked_concat_pool
 from fastprogress.fastprogress import progress_bar
 from torch import nn
 
+from ._sampled_softmax import SampledSoftmax
 from .batching import collate, inference_batches
 from .lm_data import stream_windows
 from .model import set_trainable
@@ -60,20 +61,50 @@ def regularized_loss(logits, raw_outputs, outputs, targets) -> torch.Tensor:
     language model, with ``targets`` of shape ``(n,)`` or ``(n, steps)``.
     """
     loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
-    loss = loss + AR_ALPHA * outputs.float().pow(2).mean()
+    return loss + activation_penalty(raw_outputs, outputs)
+
+
+def activation_penalty(raw_outputs, outputs) -> torch.Tensor:
+    """fastai's AR (size of the dropped-out outputs) + TAR (change between steps)."""
+    penalty = AR_ALPHA * outputs.float().pow(2).mean()
     if raw_outputs.shape[1] > 1:
-        loss = loss + TAR_BETA * (raw_outputs[:, 1:] - raw_outputs[:, :-1]).float().pow(2).mean()
+        penalty = penalty + TAR_BETA * (raw_outputs[:, 1:] - raw_outputs[:, :-1]).float().pow(2).mean()
+    return penalty
+
+
+def network_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """:func:`regularized_loss` of the network's full output (classifier or language model)."""
+    return regularized_loss(*model(inputs), targets)
+
+
+def sampled_language_model_loss(sampler: SampledSoftmax) -> Callable:
+    """A loss like :func:`network_loss` for a language model whose softmax is sampled."""
+
+    def loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        encoder, decoder = model[0], model[1]
+        raw_outputs = encoder(inputs)
+        outputs = decoder.output_dp(raw_outputs)
+        cross_entropy = sampler.loss(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1),
+                                     decoder.decoder.weight, decoder.decoder.bias)
+        return cross_entropy + activation_penalty(raw_outputs, outputs)
+
     return loss
 
 
-def train_step(model, inputs, targets, optimizer, rates, scaler, device) -> float:
-    """One optimiser step on a batch (mixed precision on a GPU); returns the batch loss."""
+def train_step(model, inputs, targets, optimizer, rates, scaler, device,
+               loss_fn: Callable = network_loss, clip: float | None = None) -> float:
+    """One optimiser step on a batch (mixed precision on a GPU); returns the batch loss.
+
+    ``clip`` caps the gradients' total norm (after unscaling) when given.
+    """
     inputs, targets = inputs.to(device), targets.to(device)
     with autocast(device):
-        logits, raw_outputs, outputs = model(inputs)
-        loss = regularized_loss(logits, raw_outputs, outputs, targets)
+        loss = loss_fn(model, inputs, targets)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
+    if clip is not None:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     scaler.step(optimizer)
     scaler.update()
     rates.step()
@@ -147,14 +178,20 @@ def train_language_model_epoch(
     scaler: torch.amp.GradScaler,
     device: torch.device,
     show_progress: bool = False,
+    sampler: SampledSoftmax | None = None,
 ) -> float:
-    """One pass over a token stream, hidden state carried between windows; mean loss per token."""
+    """One pass over a token stream, hidden state carried between windows; mean loss per token.
+
+    With a ``sampler`` the training loss uses a sampled softmax (about 3x faster per
+    token on a CPU at a 24k-token vocabulary); without, the full softmax.
+    """
+    loss_fn = network_loss if sampler is None else sampled_language_model_loss(sampler.to(device))
     model.train()
     model.reset()
     total, count = 0.0, 0
     windows = stream_windows(stream, batch_size, bptt)
     for inputs, targets in progress_bar(list(windows), leave=False) if show_progress else windows:
-        loss = train_step(model, inputs, targets, optimizer, rates, scaler, device)
+        loss = train_step(model, inputs, targets, optimizer, rates, scaler, device, loss_fn)
         total += loss * targets.numel()
         count += targets.numel()
     return total / max(count, 1)
