@@ -43,7 +43,7 @@ from ._corpus import Corpus, TokenCache
 from ._sampled_softmax import make_sampler
 from .language_model import DIRECTIONS, ULMFiTLanguageModel
 from .lm_data import n_windows, stream_windows
-from .lm_files import write_language_model
+from .lm_files import read_language_model, write_language_model
 from .model import LanguageModelConfig, build_language_model, state_dict_on_cpu
 from .schedule import StageRates, make_optimizer
 from .text import Vocabulary
@@ -149,6 +149,7 @@ def pretrain_language_model(
     checkpoint_dir: str | os.PathLike,
     cache_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    init: str | os.PathLike | None = None,
     time_budget: float | None = None,
     checkpoint_every: float = 300.0,
     eval_every: float = 1800.0,
@@ -181,6 +182,10 @@ def pretrain_language_model(
     resume : bool, default=False
         Continue the run in ``checkpoint_dir`` exactly where it stopped (start one if there
         is none). Without it, an existing checkpoint is an error, never overwritten.
+    init : path, default=None
+        Start a new run from a file this function exported (its ``.json`` beside it), with
+        the same recipe and corpus: the schedule continues at the file's ``tokens_seen``
+        (optimiser moments start afresh). For recovering a run whose checkpoint was lost.
     time_budget : float, default=None
         Seconds this call may run; it then checkpoints, exports and returns.
     checkpoint_every, eval_every, log_every : float
@@ -218,6 +223,8 @@ def pretrain_language_model(
             "continue it, or give another checkpoint_dir to start a new one"
         )
     checkpoint = _read_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
+    if checkpoint is None and init is not None:
+        checkpoint = _checkpoint_from_export(Path(init))
     if checkpoint is not None:
         _check_same_run(checkpoint, recipe, corpus)
     cache = TokenCache(cache_dir if cache_dir is not None else checkpoint_dir.parent / "token-cache",
@@ -228,6 +235,7 @@ def pretrain_language_model(
     run = _Run(data, recipe, resolve_device(device), log)
     if checkpoint is not None:
         run.restore(checkpoint)
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
         log(f"resumed at {run.tokens_seen / 1e6:.1f}M tokens (epoch {run.epoch + 1}, step {run.step})")
     else:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -293,15 +301,22 @@ class _Run:
         }
 
     def restore(self, state: dict) -> None:
+        """Continue from :meth:`state`'s output (or, from an export, from its weights and
+        position only: no optimiser state, hidden state or random state)."""
         self.model.load_state_dict(state["model"])
         self.average.load_state_dict(state["average"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.step = state["epoch"], state["step"]
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scaler.load_state_dict(state["scaler"])
         self.global_step, self.tokens_seen = state["global_step"], state["tokens_seen"]
+        self.epoch, self.step = divmod(self.global_step, self.steps_per_epoch)
+        if "epoch" in state:
+            self.epoch, self.step = state["epoch"], state["step"]
         self.train_seconds, self.history = state["train_seconds"], list(state["history"])
         self.rates.step_count = self.global_step
         self.rates._apply()
+        if "hidden" not in state:
+            return
         encoder = self.model[0]
         encoder.hidden = [tuple(h.to(self.device) for h in pair) for pair in state["hidden"]]
         encoder.bs = encoder.hidden[0][0].shape[1]
@@ -320,7 +335,7 @@ class _Run:
         recipe = self.recipe
         loss_fn = self.loss_fn or network_loss
         last = dict.fromkeys(("checkpoint", "eval", "log"), time.monotonic())
-        window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
+        window_loss, window_tokens, window_seconds = 0.0, 0, 0.0
         next_snapshot = None
         if snapshot_every:
             next_snapshot = (self.tokens_seen // snapshot_every + 1) * snapshot_every
@@ -342,12 +357,14 @@ class _Run:
                     self.global_step += 1
                     self.tokens_seen += targets.numel()
                     now = time.monotonic()
-                    self.train_seconds += now - step_start
+                    seconds = self._step_seconds(now - step_start)
+                    self.train_seconds += seconds
                     window_loss += loss * targets.numel()
                     window_tokens += targets.numel()
+                    window_seconds += seconds
                     if now - last["log"] >= every["log"]:
-                        self._log_progress(window_loss / window_tokens, window_tokens / (now - window_start))
-                        window_loss, window_tokens, window_start = 0.0, 0, now
+                        self._log_progress(window_loss / window_tokens, window_tokens / window_seconds)
+                        window_loss, window_tokens, window_seconds = 0.0, 0, 0.0
                         last["log"] = now
                     if next_snapshot is not None and self.tokens_seen >= next_snapshot:
                         evaluate_and_export(snapshot=f"tokens-{next_snapshot // 1_000_000:04d}M")
@@ -374,6 +391,15 @@ class _Run:
         save_checkpoint()
         evaluate_and_export()
         save_checkpoint()  # with the final evaluation in its history
+
+    def _step_seconds(self, seconds: float) -> float:
+        """``seconds``, or the typical step time when a step took over 10x longer: time the
+        process was stopped (SIGSTOP, a sleeping laptop) is not training time."""
+        typical = getattr(self, "_typical_step", None)
+        if typical is not None and seconds > 10 * typical:
+            seconds = typical
+        self._typical_step = seconds if typical is None else 0.95 * typical + 0.05 * seconds
+        return seconds
 
     def _log_progress(self, loss: float, tokens_per_second: float) -> None:
         done = self.global_step / self.total_steps
@@ -438,6 +464,7 @@ class _Exporter:
             "valid_perplexity": perplexity, "vocab_size": len(self.corpus.vocab),
             "config": run.config.to_dict(), "recipe": dataclasses.asdict(self.recipe),
             "lr_schedule": LR_SCHEDULE, "corpus": self.corpus.describe(),
+            "corpus_files": [shard.name for shard in self.corpus.shards],
             "machine": machine_description(run.device), "file_bytes": path.stat().st_size,
             "history": run.history,
         }
@@ -476,6 +503,24 @@ def _read_checkpoint(path: Path) -> dict:
         raise ValueError(f"{path} has checkpoint version {state.get('version')}; this sk_ulmfit reads "
                          f"{CHECKPOINT_VERSION}")
     return state
+
+
+def _checkpoint_from_export(path: Path) -> dict:
+    """The part of a checkpoint that an exported model and its metadata hold."""
+    metadata_path = path.with_suffix(".json")
+    if not metadata_path.is_file():
+        raise ValueError(f"init={path} needs the metadata file {metadata_path.name} beside it")
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    if "recipe" not in metadata or "tokens_seen" not in metadata:
+        raise ValueError(f"{metadata_path} was not written by pretrain_language_model")
+    saved = read_language_model(path)
+    recipe = metadata["recipe"]
+    steps = metadata["tokens_seen"] // (recipe["batch_size"] * recipe["bptt"])
+    corpus = metadata.get("corpus_files") or [name for entry in metadata["corpus"].values()
+                                              for name in entry["files"]]
+    return {"recipe": recipe, "corpus": corpus, "itos": saved.itos, "model": saved.weights,
+            "average": saved.weights, "global_step": steps, "tokens_seen": metadata["tokens_seen"],
+            "train_seconds": metadata["train_seconds"], "history": metadata.get("history", [])}
 
 
 def _check_same_run(checkpoint: dict, recipe: Recipe, corpus: Sequence) -> None:
@@ -546,6 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-dir", required=True, help="folder for the run's checkpoint")
     parser.add_argument("--cache-dir", help="token-id cache (default: CHECKPOINT_DIR/../token-cache)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --checkpoint-dir")
+    parser.add_argument("--init", help="start from a model this command exported (its checkpoint lost)")
     parser.add_argument("--time-budget", type=parse_duration, help="stop after this long (e.g. 2h, 45m)")
     parser.add_argument("--checkpoint-every", type=parse_duration, default=300.0)
     parser.add_argument("--eval-every", type=parse_duration, default=1800.0)
@@ -584,7 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         pretrain_language_model(
             args.corpus, args.output, checkpoint_dir=args.checkpoint_dir, cache_dir=args.cache_dir,
-            resume=args.resume, time_budget=args.time_budget, checkpoint_every=args.checkpoint_every,
+            resume=args.resume, init=args.init, time_budget=args.time_budget, checkpoint_every=args.checkpoint_every,
             eval_every=args.eval_every, log_every=args.log_every, snapshot_every=args.snapshot_every,
             valid_tokens=args.valid_tokens, text_field=args.text_field, half=not args.float32,
             device=args.device, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1, **recipe)

@@ -9,6 +9,8 @@ from pathlib import Path
 # name -> {direction: file in sk_ulmfit/pretrained_models}
 SHIPPED = {
     "wikitext-2": {"forward": "wikitext2_fwd.pt", "backward": "wikitext2_bwd.pt"},
+    # Wikipedia + Wikinews + Gutenberg (examples/pretrain_english.py, docs/pretraining.md)
+    "english": {"forward": "english_fwd.pt", "backward": "english_bwd.pt"},
 }
 # fastai's downloadable WT103 models (for users who are online)
 FASTAI_WT103 = "wt103"

@@ -162,6 +162,17 @@ def test_resume_continues_exactly(corpus_files, tmp_path):
     assert len(b["history"]) == total  # each call validated and exported once
 
 
+def test_a_lost_checkpoint_continues_from_the_export(corpus_files, tmp_path):
+    _run(corpus_files, tmp_path, time_budget=0, max_tokens=4000)
+    (tmp_path / "run" / CHECKPOINT_FILE).unlink()
+    _run(corpus_files, tmp_path, time_budget=0, max_tokens=4000, init=tmp_path / "lm.pt")
+    state = _weights(tmp_path / "run" / CHECKPOINT_FILE)
+    assert state["global_step"] == 2 and state["tokens_seen"] == 2 * 8 * 16
+    assert [r["tokens_seen"] for r in state["history"]] == [128, 256]
+    with pytest.raises(ValueError, match="bptt: 16 in the checkpoint, 32 now"):
+        _run(corpus_files, tmp_path / "other", max_tokens=4000, init=tmp_path / "lm.pt", bptt=32)
+
+
 def test_an_existing_run_is_never_overwritten(corpus_files, tmp_path):
     _run(corpus_files, tmp_path, max_tokens=1000)
     checkpoint = tmp_path / "run" / CHECKPOINT_FILE
