@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from baselines import tfidf_logistic_regression
 from common import machine, write_section
+from joblib import Memory
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -50,6 +51,21 @@ def load_tasks(data_home, n_imdb: int, n_ag: int, seed: int) -> dict:
                                                         stratify=y, random_state=seed)
     tasks[f"AG News {n_ag}/{n_ag}"] = (X_train, y_train, X_test, y_test)
     return tasks
+
+
+# Rows already measured (same model file, same version of it, same task) are not measured again.
+MEMORY = Memory(Path(__file__).with_name("out") / "pretraining_curve_cache", verbose=0)
+
+
+@MEMORY.cache(ignore=["model"])
+def cached_probe(model, model_version, task: str, X_train, y_train, X_test, y_test, seed: int) -> float:
+    return probe(model, X_train, y_train, X_test, y_test, seed)
+
+
+def version(model: str) -> str:
+    """What identifies a model file's content cheaply: path, size and modification time."""
+    path = Path(model)
+    return f"{path.resolve()}:{path.stat().st_size}:{path.stat().st_mtime_ns}" if path.is_file() else model
 
 
 def probe(model, X_train, y_train, X_test, y_test, seed: int) -> float:
@@ -91,7 +107,8 @@ def main() -> None:
     print(lines[-1], flush=True)
     for model in args.models:
         started = time.perf_counter()
-        scores = [probe(model, *task, seed=args.seed) for task in tasks.values()]
+        scores = [cached_probe(model, version(model), name, *task, seed=args.seed)
+                  for name, task in tasks.items()]
         name = model if model == "wikitext-2" else Path(model).name
         lines.append(f"| {name} | {tokens_seen(model)} | " + " | ".join(f"{s:.1%}" for s in scores)
                      + f" | {time.perf_counter() - started:.0f} |")

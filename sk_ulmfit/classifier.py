@@ -69,7 +69,8 @@ class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     pretrained : None, str, path, ULMFiTLanguageModel, ULMFiTClassifier or (weights, vocab) paths, \
 default="wikitext-2"
         Where the model starts. ``"wikitext-2"`` is the AWD-LSTM language model shipped
-        with the package (``sk_ulmfit.available_models()``); also accepted: ``None``
+        with the package (``sk_ulmfit.available_models()``); ``"english"`` (forward only
+        for now) was pretrained on Wikipedia, Wikinews and books; also accepted: ``None``
         (random initialisation), a file saved by ``ULMFiTLanguageModel.save``, a fitted
         ``ULMFiTLanguageModel``, fastai WT103-style files (``(weights.pth, itos.pkl)`` or
         a folder holding them), ``"wt103"`` (fastai's download, online only), or a fitted

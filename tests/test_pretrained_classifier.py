@@ -188,3 +188,22 @@ def test_default_starts_from_the_shipped_model(trec, wiki_articles):
     for name, tensor in trained.network[0].module.state_dict().items():
         if "rnns" in name:
             torch.testing.assert_close(tensor.cpu(), expected["0." + name])
+
+
+def test_english_model_is_shipped_and_beats_wikitext2(wiki_articles):
+    """The model pretrained on Wikipedia + Wikinews + Gutenberg (WikiText-2's validation
+    and test articles removed from its corpus) reads WikiText-2 validation articles better
+    than the model trained on WikiText-2 itself."""
+    import json
+    from importlib import resources
+
+    from sk_ulmfit import available_models
+    from sk_ulmfit.pretrained import resolve_language_model
+
+    assert "english" in available_models()
+    english = resolve_language_model("english", "forward")
+    metadata = json.loads((resources.files("sk_ulmfit") / "pretrained_models" / "english_fwd.json").read_text())
+    assert metadata["tokens_seen"] >= 10_000_000 and metadata["direction"] == "forward"
+    assert english.config_.to_dict() == metadata["config"]
+    wikitext2 = resolve_language_model("wikitext-2", "forward")
+    assert english.perplexity(wiki_articles[:3]) < wikitext2.perplexity(wiki_articles[:3])
