@@ -36,6 +36,7 @@ import numpy as np
 import spacy
 from joblib import Parallel, delayed, effective_n_jobs
 
+from .datasets import _atomic_target
 from .text import FastaiTokenizer, Vocabulary
 
 _OPENERS: dict[str, Callable[..., IO]] = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
@@ -197,17 +198,15 @@ class TokenCache:
         # Chunks stream through the workers (joblib's loky processes) in order.
         results = Parallel(n_jobs=effective_n_jobs(self.n_jobs), return_as="generator")(
             delayed(_tokenize_chunk)(chunk) for chunk in chunks)
-        with open(partial / "ids.bin", "wb") as ids_file:
-            lengths = []
-            for chunk_itos, chunk_ids, chunk_lengths in results:
-                remap = np.fromiter((stoi.setdefault(t, len(stoi)) for t in chunk_itos),
-                                    dtype=np.int32, count=len(chunk_itos))
-                ids_file.write(remap[chunk_ids].tobytes())
-                lengths.append(chunk_lengths)
+        parts, lengths = [], []
+        for chunk_itos, chunk_ids, chunk_lengths in results:
+            remap = np.fromiter((stoi.setdefault(t, len(stoi)) for t in chunk_itos),
+                                dtype=np.int32, count=len(chunk_itos))
+            parts.append(remap[chunk_ids])
+            lengths.append(chunk_lengths)
+        raw = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
         lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
-        raw = np.fromfile(partial / "ids.bin", dtype=np.int32)
         np.save(partial / "ids.npy", raw)
-        (partial / "ids.bin").unlink()
         np.save(partial / "starts.npy", np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
         np.save(partial / "hashes.npy", np.asarray(hashes, dtype=np.uint32))
         (partial / "itos.json").write_text(json.dumps(list(stoi)), encoding="utf-8")
@@ -222,10 +221,8 @@ class TokenCache:
             remap = np.fromiter((vocab.stoi.get(t, 0) for t in shard.itos), dtype=np.int64,
                                 count=len(shard.itos))
             dtype = np.uint16 if len(vocab) <= np.iinfo(np.uint16).max + 1 else np.int32
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".partial.npy")
-            np.save(partial, remap[shard.ids].astype(dtype))
-            partial.replace(path)
+            with _atomic_target(path) as partial, open(partial, "wb") as file:
+                np.save(file, remap[shard.ids].astype(dtype))
         return np.load(path, mmap_mode="r")
 
 

@@ -41,6 +41,7 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from ._corpus import Corpus, TokenCache
 from ._sampled_softmax import make_sampler
+from .datasets import _atomic_target
 from .language_model import DIRECTIONS, ULMFiTLanguageModel
 from .lm_data import n_windows, stream_windows
 from .lm_files import read_language_model, write_language_model
@@ -280,6 +281,7 @@ class _Run:
         self.loss_fn = None if sampler is None else sampled_language_model_loss(sampler.to(device))
         self.epoch = self.step = self.global_step = self.tokens_seen = 0
         self.train_seconds = 0.0
+        self._typical_step: float | None = None
         self.history: list[dict] = []
         self._stop = threading.Event()
 
@@ -313,8 +315,7 @@ class _Run:
         if "epoch" in state:
             self.epoch, self.step = state["epoch"], state["step"]
         self.train_seconds, self.history = state["train_seconds"], list(state["history"])
-        self.rates.step_count = self.global_step
-        self.rates._apply()
+        self.rates.seek(self.global_step)
         if "hidden" not in state:
             return
         encoder = self.model[0]
@@ -395,7 +396,7 @@ class _Run:
     def _step_seconds(self, seconds: float) -> float:
         """``seconds``, or the typical step time when a step took over 10x longer: time the
         process was stopped (SIGSTOP, a sleeping laptop) is not training time."""
-        typical = getattr(self, "_typical_step", None)
+        typical = self._typical_step
         if typical is not None and seconds > 10 * typical:
             seconds = typical
         self._typical_step = seconds if typical is None else 0.95 * typical + 0.05 * seconds
@@ -415,15 +416,13 @@ class _Run:
     def validation_losses(self, max_tokens: int) -> dict[str, dict[str, float]]:
         """Mean cross-entropy per held-back token, per source, of the weights and of their average."""
         saved_hidden = self.model[0].hidden
+        streams = {source: (stream[::-1] if self.recipe.direction == "backward" else stream).astype(np.int64)
+                   for source, stream in self.corpus.validation_streams(max_tokens).items()}
         results = {}
         for name, network in (("weights", self.model), ("average", self.average)):
-            results[name] = {}
-            for source, stream in self.corpus.validation_streams(max_tokens).items():
-                if self.recipe.direction == "backward":
-                    stream = np.ascontiguousarray(stream[::-1])
-                results[name][source] = language_model_loss(network, stream.astype(np.int64),
-                                                            self.recipe.batch_size, self.recipe.bptt,
-                                                            self.device)
+            results[name] = {source: language_model_loss(network, stream, self.recipe.batch_size,
+                                                         self.recipe.bptt, self.device)
+                             for source, stream in streams.items()}
         self.model.train()
         self.model[0].hidden, self.model[0].bs = saved_hidden, saved_hidden[0][0].shape[1]
         return results
@@ -479,16 +478,13 @@ def machine_description(device: torch.device) -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    with _atomic_target(path) as partial:
+        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def _write_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    partial.replace(path)  # the previous checkpoint stays until the new one is complete
+    with _atomic_target(path) as partial:  # the previous checkpoint stays until the new one is complete
+        torch.save(state, partial)
 
 
 def _read_checkpoint(path: Path) -> dict:

@@ -129,6 +129,11 @@ class StageRates:
         self.momentum_curve = combined_cos(ONE_CYCLE_PCT, *ONE_CYCLE_MOMS) if lr_schedule == "one_cycle" else None
         self._apply()
 
+    def seek(self, step_count: int) -> None:
+        """Set the rates of step ``step_count`` (continuing a run where it stopped)."""
+        self.step_count = step_count
+        self._apply()
+
     def step(self) -> None:
         self.step_count += 1
         if self.step_count < self.total_steps:
