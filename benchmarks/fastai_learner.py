@@ -87,17 +87,20 @@ class FastaiTextClassifier:
     """fastai's ``text_classifier_learner`` behind ``fit``/``predict``, for the benchmark tables.
 
     Starts from the same shipped language model as ``ULMFiTClassifier`` (stage 1 weights,
-    no stage 2) and trains with the same schedule through ``fit_one_cycle``.
+    no stage 2) and trains with the same schedule and batch size through ``fit_one_cycle``.
     """
 
-    def __init__(self, pretrained: str = "wikitext-2", schedule=None, seed: int = 0):
-        self.pretrained, self.schedule, self.seed = pretrained, schedule, seed
+    def __init__(self, pretrained: str = "wikitext-2", schedule=None, batch_size: int | None = None, seed: int = 0):
+        self.pretrained, self.schedule, self.batch_size, self.seed = pretrained, schedule, batch_size, seed
 
     def fit(self, X, y):
+        from sk_ulmfit import ULMFiTClassifier
         from sk_ulmfit.pretrained import resolve_language_model
         from sk_ulmfit.schedule import ULMFIT_SCHEDULE
 
-        self.learn_ = fastai_learner(X, y, language_model=resolve_language_model(self.pretrained), seed=self.seed)
+        batch_size = self.batch_size or ULMFiTClassifier().batch_size
+        self.learn_ = fastai_learner(X, y, language_model=resolve_language_model(self.pretrained),
+                                     batch_size=batch_size, seed=self.seed)
         train_fastai(self.learn_, self.schedule or ULMFIT_SCHEDULE)
         return self
 

@@ -33,9 +33,11 @@ from sk_ulmfit import ULMFiTClassifier
 from sk_ulmfit.datasets import fetch_ag_news
 
 NEW_CLASS = "Sci/Tech"
-SOURCE = {"lm_epochs": 0, "schedule": ((1, 1, 2e-2), (2, 1, 1e-2), ("all", 2, 2e-3))}
+# The README's table was measured from the "wikitext-2" model with batches of 64.
+SOURCE = {"pretrained": "wikitext-2", "lm_epochs": 0, "batch_size": 64,
+          "schedule": ((1, 1, 2e-2), (2, 1, 1e-2), ("all", 2, 2e-3))}
 # The same schedule for both ULMFiT rows of the learning curve.
-TARGET = {"lm_epochs": 0, "schedule": ((1, 2, 2e-2), ("all", 3, 2e-3))}
+TARGET = {"lm_epochs": 0, "batch_size": 64, "schedule": ((1, 2, 2e-2), ("all", 3, 2e-3))}
 
 
 def main() -> None:
@@ -68,7 +70,7 @@ def main() -> None:
         contenders = {
             "TF-IDF + logistic regression": make_pipeline(
                 TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(C=10, max_iter=2000)),
-            "ULMFiT, no transfer": ULMFiTClassifier(random_state=args.seed, **TARGET),
+            "ULMFiT, no transfer": ULMFiTClassifier(pretrained="wikitext-2", random_state=args.seed, **TARGET),
             "ULMFiT, from the 3-class model": ULMFiTClassifier(pretrained=source, random_state=args.seed, **TARGET),
         }
         for name, model in contenders.items():

@@ -124,6 +124,10 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
 
 
 # ----------------------------------------------------------------------------- download
+_UMASK = os.umask(0)  # read once at import (the only way to read it), then restored
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
 def _atomic_target(dest: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; move it onto ``dest`` only on success."""
@@ -133,6 +137,7 @@ def _atomic_target(dest: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make the result unreadable to others
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

@@ -125,6 +125,9 @@ def test_pretraining_writes_a_model_the_estimators_use(corpus_files, tmp_path, t
     assert set(metadata["valid_perplexity"]) == {"wiki", "news"}
     assert metadata["corpus"]["wiki"]["files"] == ["wiki-00.jsonl.xz", "wiki-01.jsonl.gz"]
     assert isinstance(lm, ULMFiTLanguageModel) and lm.config_.emb_size == 16
+    (tmp_path / "plain").write_text("")  # the exports get the permissions of any new file
+    for name in ("lm.pt", "lm.json"):
+        assert (tmp_path / name).stat().st_mode == (tmp_path / "plain").stat().st_mode
     X_train, y_train, X_test, _ = trec
     tiny = {k: v for k, v in TINY.items() if k not in ("pretrained", "emb_size", "hidden_size", "n_layers")}
     clf = ULMFiTClassifier(pretrained=tmp_path / "lm.pt", lm_epochs=0, random_state=0,

