@@ -42,3 +42,11 @@ def write_section(heading: str, text: str) -> None:
     rest = after.split("\n## ", 1) if found else ["", ""]
     tail = "\n## " + rest[1] if len(rest) == 2 and rest[1] else ""
     RESULTS.write_text(before.rstrip() + "\n\n" + heading + "\n\n" + text.strip() + "\n" + tail)
+
+
+def report(heading: str, intro: str, lines: list[str], write: bool) -> None:
+    """Print ``intro`` and the table ``lines``; with ``write``, put them under ``heading``."""
+    text = intro + "\n\n" + "\n".join(lines)
+    print(text)
+    if write:
+        write_section(heading, text)

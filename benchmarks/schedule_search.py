@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from baselines import tfidf_logistic_regression
-from common import machine, write_section
+from common import machine, report
 from joblib import Memory
 from sklearn.model_selection import train_test_split
 
@@ -86,12 +86,10 @@ def main() -> None:
             cells.append(f"{accuracy:.1%} ({seconds:.0f} s)")
         lines.append(f"| {candidate} | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
-    text = (f"`python benchmarks/schedule_search.py --model {args.model} --lm-epochs {args.lm_epochs}`: "
-            f"development accuracy (fit time) on splits of the *training* data only (seed {args.seed}). "
-            f"Machine: {machine()}.\n\n" + "\n".join(lines))
-    print(text)
-    if args.write:
-        write_section("## Choosing the default schedule (training data only)", text)
+    report("## Choosing the default schedule (training data only)",
+           f"`python benchmarks/schedule_search.py --model {args.model} --lm-epochs {args.lm_epochs}`: "
+           f"development accuracy (fit time) on splits of the *training* data only (seed {args.seed}). "
+           f"Machine: {machine()}.", lines, args.write)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from baselines import tfidf_logistic_regression
-from common import machine, write_section
+from common import machine, report
 from sklearn.model_selection import train_test_split
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
@@ -94,14 +94,12 @@ def main() -> None:
         accuracy = float(np.mean(estimator.predict(X_test) == y_test))
         lines.append(f"| {name} | {accuracy:.1%} | {seconds:.0f} s | {fit_seconds:.0f} s |")
         print(lines[-1], flush=True)
-    text = (f"`python benchmarks/semi_supervised.py --labelled {args.labelled} --unlabelled {args.unlabelled} "
-            f"--test {args.test} --model {args.model}`: IMDb, {args.labelled:,} labelled training reviews "
-            f"(stratified), {args.test:,} test reviews (stratified); stage 2 on {len(unlabelled):,} of the "
-            f"unlabelled reviews ({left_out} copies of test reviews left out of the file first). Defaults "
-            f"otherwise; seed {args.seed}. Machine: {machine()}.\n\n" + "\n".join(lines))
-    print(text)
-    if args.write:
-        write_section("## Semi-supervised: IMDb with few labels and stage 2 on unlabelled reviews", text)
+    report("## Semi-supervised: IMDb with few labels and stage 2 on unlabelled reviews",
+           f"`python benchmarks/semi_supervised.py --labelled {args.labelled} --unlabelled {args.unlabelled} "
+           f"--test {args.test} --model {args.model}`: IMDb, {args.labelled:,} labelled training reviews "
+           f"(stratified), {args.test:,} test reviews (stratified); stage 2 on {len(unlabelled):,} of the "
+           f"unlabelled reviews ({left_out} copies of test reviews left out of the file first). Defaults "
+           f"otherwise; seed {args.seed}. Machine: {machine()}.", lines, args.write)
 
 
 if __name__ == "__main__":

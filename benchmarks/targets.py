@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from baselines import NBSVMClassifier, tfidf_linear_svm, tfidf_logistic_regression
-from common import machine, write_section
+from common import machine, report
 from joblib import Memory
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
@@ -114,13 +114,11 @@ def main() -> None:
         lines.append(f"| {dataset} | {description} | {results[best][0]:.1%} ({best}) | {ours:.1%} | "
                      f"{100 * margin:+.1f} | {seconds:,.0f} s | {'met' if margin >= TARGET_MARGIN else 'missed'} |")
         print(lines[-1], flush=True)
-    text = (f"`python benchmarks/targets.py --model {args.model}`: `ULMFiTClassifier(pretrained={args.model!r}, "
-            f"random_state={args.seed})`, every other parameter at its default, against the best of TF-IDF + "
-            f"logistic regression, TF-IDF + linear SVM and NB-SVM on the same split. Machine: {machine()}.\n\n"
-            + "\n".join(lines))
-    print(text)
-    if args.write:
-        write_section("## Targets: ULMFiT with defaults against the best TF-IDF baseline", text)
+    report("## Targets: ULMFiT with defaults against the best TF-IDF baseline",
+           f"`python benchmarks/targets.py --model {args.model}`: `ULMFiTClassifier(pretrained={args.model!r}, "
+           f"random_state={args.seed})`, every other parameter at its default, against the best of TF-IDF + "
+           f"logistic regression, TF-IDF + linear SVM and NB-SVM on the same split. Machine: {machine()}.",
+           lines, args.write)
 
 
 if __name__ == "__main__":
