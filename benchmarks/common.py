@@ -50,3 +50,12 @@ def report(heading: str, intro: str, lines: list[str], write: bool) -> None:
     print(text)
     if write:
         write_section(heading, text)
+
+
+def subset(X, y, n: int, seed: int) -> tuple[list, "np.ndarray"]:
+    """A stratified, seeded subset of ``n`` texts and their labels."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    index, _ = train_test_split(np.arange(len(X)), train_size=n, stratify=y, random_state=seed)
+    return [X[i] for i in index], np.asarray(y)[index]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from baselines import tfidf_logistic_regression
-from common import machine, write_section
+from common import machine, subset, write_section
 from joblib import Memory
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import train_test_split
@@ -31,11 +31,6 @@ from sklearn.preprocessing import StandardScaler
 
 from sk_ulmfit import ULMFiTClassifier
 from sk_ulmfit.datasets import fetch_ag_news, fetch_imdb, fetch_trec
-
-
-def subset(X, y, n, seed):
-    index, _ = train_test_split(np.arange(len(X)), train_size=n, stratify=y, random_state=seed)
-    return [X[i] for i in index], np.asarray(y)[index]
 
 
 def load_tasks(data_home, n_imdb: int, n_ag: int, seed: int) -> dict:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 from baselines import NBSVMClassifier, tfidf_linear_svm, tfidf_logistic_regression
-from common import machine, report
+from common import machine, report, subset
 from joblib import Memory
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold
 
 from sk_ulmfit import ULMFiTClassifier
 from sk_ulmfit.datasets import fetch_ag_news, fetch_imdb, fetch_imdb_sample, fetch_trec
@@ -40,12 +40,8 @@ TARGET_MARGIN = 0.03
 
 def splits(dataset: str, n_train: int | None, data_home, seed: int) -> tuple[str, list[tuple]]:
     """``(description, [(X_train, y_train, X_test, y_test), ...])``; every subset is stratified."""
-    def pick(X, y, n):
-        index, _ = train_test_split(np.arange(len(X)), train_size=n, stratify=y, random_state=seed)
-        return [X[i] for i in index], np.asarray(y)[index]
-
     if dataset == "ag_news":
-        X, y = pick(*fetch_ag_news(data_home=data_home, return_X_y=True), 1500)
+        X, y = subset(*fetch_ag_news(data_home=data_home, return_X_y=True), 1500, seed)
         folds = StratifiedKFold(3, shuffle=True, random_state=seed).split(X, y)
         return "1,500 test articles, 3-fold CV", [([X[i] for i in a], y[a], [X[i] for i in b], y[b])
                                                   for a, b in folds]
@@ -57,9 +53,9 @@ def splits(dataset: str, n_train: int | None, data_home, seed: int) -> tuple[str
     X, y = fetch("train", data_home=data_home, return_X_y=True)
     X_test, y_test = fetch("test", data_home=data_home, return_X_y=True)
     if dataset == "imdb":
-        X_test, y_test = pick(X_test, y_test, 1000)
+        X_test, y_test = subset(X_test, y_test, 1000, seed)
     if n_train is not None:
-        X, y = pick(X, y, n_train)
+        X, y = subset(X, y, n_train, seed)
     return f"{len(X):,} / {len(X_test):,}", [(list(X), np.asarray(y), list(X_test), np.asarray(y_test))]
 
 
