@@ -9,6 +9,9 @@ import resource
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+from sklearn.model_selection import train_test_split
+
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
@@ -52,10 +55,7 @@ def report(heading: str, intro: str, lines: list[str], write: bool) -> None:
         write_section(heading, text)
 
 
-def subset(X, y, n: int, seed: int) -> tuple[list, "np.ndarray"]:
+def subset(X, y, n: int, seed: int) -> tuple[list, np.ndarray]:
     """A stratified, seeded subset of ``n`` texts and their labels."""
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
     index, _ = train_test_split(np.arange(len(X)), train_size=n, stratify=y, random_state=seed)
     return [X[i] for i in index], np.asarray(y)[index]

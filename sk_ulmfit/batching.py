@@ -49,12 +49,6 @@ def training_batches(
     return batches
 
 
-def inference_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Batches of indices sorted longest-first, so padding is minimal."""
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
 def _split(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if len(batches) > 1 and len(batches[-1]) == 1:

@@ -37,8 +37,6 @@ from .pretrained import resolve_language_model, unfrozen
 from .schedule import check_lr_schedule, parse_schedule
 from .text import Vocabulary, tokenize
 from .training import (
-    logits_head,
-    predict_outputs,
     resolve_device,
     run_schedule,
     seeded,
@@ -285,6 +283,7 @@ default="english"
         self.directions_ = directions
         self.device_ = device
         self.history_ = history
+        self._inference_networks = {}
         return self
 
     def _starts(self) -> dict:
@@ -324,14 +323,15 @@ default="english"
             sequences = renumber(sequences, rows, len(vocab))
             embedding = encoder_weights[EMBEDDING_NAMES[0]]
             encoder_weights = compact_encoder_weights(encoder_weights, rows)
+        model_config = config if encoder_weights is None else compact_config(config, rows)
         with seeded(seed, device):
-            model = build_classifier(config if encoder_weights is None else compact_config(config, rows))
+            model = build_classifier(model_config)
             if encoder_weights is not None:
                 load_encoder(model, encoder_weights)
             if head_start is not None:
                 transfer_head(model, head_start, classes)
             model.to(device)
-            history = self._run_schedule(model, device, stages, sequences, targets,
+            history = self._run_schedule(model, model_config, device, stages, sequences, targets,
                                          train_idx, valid_idx, rng)
         if encoder_weights is not None:
             model = widen_vocabulary(model, config, rows, embedding).to(device)
@@ -380,7 +380,7 @@ default="english"
                 f"texts into train and validation sets ({error}); use a larger fraction or None"
             ) from error
 
-    def _run_schedule(self, model, device, stages, sequences, targets, train_idx, valid_idx, rng):
+    def _run_schedule(self, model, config, device, stages, sequences, targets, train_idx, valid_idx, rng):
         train_sequences = [sequences[i] for i in train_idx]
         train_lengths = [len(s) for s in train_sequences]
         train_targets = targets[train_idx]
@@ -390,7 +390,7 @@ default="english"
                                scaler, device, self.bptt, show_progress=self.verbose > 0)
 
         def evaluate():
-            return self._validation_scores(model, device, sequences, targets, valid_idx)
+            return self._validation_scores(model, config, device, sequences, targets, valid_idx)
 
         return run_schedule(
             layer_groups(model), stages,
@@ -400,9 +400,11 @@ default="english"
             weight_decay=self.weight_decay, device=device, verbose=self.verbose,
         )
 
-    def _validation_scores(self, model, device, sequences, targets, valid_idx) -> dict:
-        logits = torch.from_numpy(predict_outputs(
-            model, [sequences[i] for i in valid_idx], self.batch_size, device, self.bptt, logits_head))
+    def _validation_scores(self, model, config, device, sequences, targets, valid_idx) -> dict:
+        """Validation loss and accuracy, computed as ``predict`` computes (float32)."""
+        network = inference.inference_network(model, config, device)
+        logits = torch.from_numpy(inference.predict_outputs(
+            network, [sequences[i] for i in valid_idx], self.predict_batch_size, device))
         valid_targets = torch.from_numpy(targets[valid_idx])
         return {
             "valid_loss": F.cross_entropy(logits, valid_targets).item(),
@@ -422,8 +424,8 @@ default="english"
         check_is_fitted(self)
         texts = check_texts(X)
         tokens = tokenize(texts, n_jobs=self.n_jobs)
-        log_probas = [F.log_softmax(torch.from_numpy(self._logits(trained, tokens)).double(), dim=1)
-                      for trained in self.directions_]
+        log_probas = [F.log_softmax(torch.from_numpy(self._logits(index, tokens)).double(), dim=1)
+                      for index in range(len(self.directions_))]
         if len(log_probas) == 1:
             return log_probas[0].numpy()
         return (torch.logsumexp(torch.stack(log_probas), dim=0) - np.log(len(log_probas))).numpy()
@@ -433,18 +435,28 @@ default="english"
         best = self.predict_log_proba(X).argmax(axis=1)  # checks fitted before classes_ is read
         return self.classes_[best]
 
-    def _logits(self, trained: TrainedDirection, tokens: list[list[str]]) -> np.ndarray:
-        return self._outputs(trained, tokens, pooled=False)
+    def _logits(self, index: int, tokens: list[list[str]]) -> np.ndarray:
+        return self._outputs(index, tokens, pooled=False)
 
-    def _outputs(self, trained: TrainedDirection, tokens: list[list[str]], pooled: bool) -> np.ndarray:
+    def _outputs(self, index: int, tokens: list[list[str]], pooled: bool) -> np.ndarray:
         self._check_predict_params()
+        trained = self.directions_[index]
         if trained.direction == "backward":
             tokens = [t[::-1] for t in tokens]
         sequences = [trained.vocab.numericalize(t) for t in tokens]
-        network = inference.inference_network(trained.network, trained.config, self.device_,
-                                               self.predict_precision)
-        return inference.predict_outputs(network, sequences, self.predict_batch_size, self.device_,
-                                         pooled, self.predict_precision)
+        return inference.predict_outputs(self._inference_network(index), sequences, self.predict_batch_size,
+                                         self.device_, pooled, self.predict_precision)
+
+    def _inference_network(self, index: int) -> inference.InferenceNetwork:
+        """Direction ``index``'s network for prediction in ``predict_precision``, built on first
+        use and kept (private, not pickled) until the next ``fit``."""
+        networks = self.__dict__.setdefault("_inference_networks", {})
+        key = (index, self.predict_precision)
+        if key not in networks:
+            trained = self.directions_[index]
+            networks[key] = inference.inference_network(trained.network, trained.config, self.device_,
+                                                        self.predict_precision)
+        return networks[key]
 
     def _check_predict_params(self) -> None:
         check_scalar(self.predict_batch_size, "predict_batch_size", numbers.Integral, min_val=1)
@@ -467,7 +479,7 @@ default="english"
         """
         check_is_fitted(self)
         tokens = tokenize(check_texts(X), n_jobs=self.n_jobs)
-        return np.hstack([self._outputs(trained, tokens, pooled=True) for trained in self.directions_])
+        return np.hstack([self._outputs(index, tokens, pooled=True) for index in range(len(self.directions_))])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the ``transform`` columns: ``{direction}_{last|max|mean}{i}``."""
@@ -496,11 +508,13 @@ default="english"
         classifier.n_classes_ = len(saved.classes)
         classifier.directions_ = [TrainedDirection.from_payload(d, classifier.device_) for d in saved.directions]
         classifier.history_ = saved.history
+        classifier._inference_networks = {}
         return classifier
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never touch the live estimator
+        state.pop("_inference_networks", None)  # rebuilt on first use
         if "directions_" in state:
             state["directions_"] = [trained.to_bytes() for trained in state["directions_"]]
         return state

@@ -9,12 +9,11 @@ from typing import Callable, Sequence, Sized
 import numpy as np
 import torch
 import torch.nn.functional as F
-from fastai.text.models.core import masked_concat_pool
 from fastprogress.fastprogress import progress_bar
 from torch import nn
 
 from ._sampled_softmax import SampledSoftmax
-from .batching import collate, inference_batches
+from .batching import collate
 from .lm_data import stream_windows
 from .model import set_trainable
 from .schedule import Stage, StageRates, group_rates, make_optimizer
@@ -133,39 +132,6 @@ def train_epoch(
         total += loss * len(batch)
         count += len(batch)
     return total / count
-
-
-@torch.inference_mode()
-def predict_outputs(
-    model: nn.Module,
-    sequences: Sequence[np.ndarray],
-    batch_size: int,
-    device: torch.device,
-    bptt: int,
-    head: Callable[[nn.Module, torch.Tensor], torch.Tensor],
-) -> np.ndarray:
-    """Run ``head(model, tokens)`` over length-sorted batches; rows in input order."""
-    model.eval()
-    results = [None] * len(sequences)
-    for batch in inference_batches([len(s) for s in sequences], batch_size):
-        tokens, order = collate([sequences[i] for i in batch], bptt, PAD_ID)
-        with autocast(device):
-            values = head(model, tokens.to(device)).float().cpu().numpy()
-        for row, index in zip(values, batch[order], strict=True):
-            results[index] = row
-    return np.stack(results)
-
-
-def logits_head(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
-    """Class scores for a batch."""
-    return model(tokens)[0]
-
-
-def pooled_head(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
-    """The head's input for a batch: ``[h_last; max; mean]`` of the last LSTM layer over
-    the non-pad steps (fastai's ``masked_concat_pool``, as ``PoolingLinearClassifier`` does)."""
-    output, mask = model[0](tokens)
-    return masked_concat_pool(output, mask, model[1].bptt)
 
 
 def train_language_model_epoch(

@@ -7,11 +7,12 @@ import pytest
 import torch
 from fastai.text.data import SortedDL, TensorText, pad_input_chunk
 
-from sk_ulmfit.batching import collate, inference_batches, training_batches
+from sk_ulmfit.batching import collate, training_batches
 from sk_ulmfit.datasets import fetch_imdb_sample
 from sk_ulmfit.model import ClassifierConfig, build_classifier
 from sk_ulmfit.text import PAD_ID, FastaiTokenizer, Vocabulary
-from sk_ulmfit.training import logits_head, predict_outputs
+
+from .fastai_reference import logits_head, predict_outputs
 
 BPTT = 16
 CPU = torch.device("cpu")
@@ -98,8 +99,3 @@ def test_training_batches_differ_between_epochs():
     rng = np.random.default_rng(0)
     first, second = training_batches(lengths, 10, rng), training_batches(lengths, 10, rng)
     assert any(not np.array_equal(a, b) for a, b in zip(first, second))
-
-
-def test_inference_batches_are_sorted_longest_first():
-    lengths = [3, 9, 1, 7]
-    assert [list(b) for b in inference_batches(lengths, 2)] == [[1, 3], [0, 2]]

@@ -1,5 +1,7 @@
 """The inference network (packed sequences, no chunks) against fastai's own network."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +11,9 @@ from sk_ulmfit.datasets import fetch_imdb_sample
 from sk_ulmfit.inference import inference_network, predict_outputs, right_padded
 from sk_ulmfit.model import ClassifierConfig, build_classifier
 from sk_ulmfit.text import PAD_ID, FastaiTokenizer, Vocabulary
-from sk_ulmfit.training import logits_head, pooled_head
-from sk_ulmfit.training import predict_outputs as fastai_outputs
+
+from .fastai_reference import logits_head, pooled_head
+from .fastai_reference import predict_outputs as fastai_outputs
 
 BPTT = 16
 CPU = torch.device("cpu")
@@ -125,3 +128,32 @@ def test_native_bfloat16_check_answers_a_bool():
     from sk_ulmfit.inference import native_bfloat16_cpu
 
     assert isinstance(native_bfloat16_cpu(), bool)
+
+
+def test_the_inference_network_is_built_once_per_fitted_model_and_precision(trec, monkeypatch):
+    from sklearn.base import clone
+
+    from sk_ulmfit import inference
+
+    from .conftest import TINY
+
+    X, y = trec[0][:200], trec[1][:200]
+    clf = ULMFiTClassifier(**TINY, random_state=0).fit(X, y)
+    built, original = [], inference.inference_network
+
+    def counting(network, config, device, precision="float32"):
+        built.append(precision)
+        return original(network, config, device, precision)
+
+    monkeypatch.setattr(inference, "inference_network", counting)
+    proba = clf.predict_proba(X[:20])
+    clf.predict(X[:1]), clf.transform(X[:2]), clf.predict_proba(X[:20])
+    assert built == ["float32"]
+    clf.set_params(predict_precision="int8").predict_proba(X[:3])
+    assert built == ["float32", "int8"]
+    restored = pickle.loads(pickle.dumps(clf.set_params(predict_precision="float32")))
+    assert "_inference_networks" not in restored.__dict__  # not pickled: rebuilt on first use
+    np.testing.assert_array_equal(restored.predict_proba(X[:20]), proba)
+    clf.set_params(random_state=1).fit(X, y)  # a refit never predicts with the old network
+    np.testing.assert_array_equal(clf.predict_proba(X[:20]), clone(clf).fit(X, y).predict_proba(X[:20]))
+    assert not np.array_equal(clf.predict_proba(X[:20]), proba)
