@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
-from sk_ulmfit import ULMFiTClassifier, available_models
+from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel, available_models
 from sk_ulmfit.datasets import fetch_imdb, fetch_trec
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -59,9 +59,7 @@ def contenders(model_name: str | None, seed: int):
     yield "ULMFiT, pretrained + domain fine-tuning", ULMFiTClassifier(
         pretrained=model_name, lm_epochs=2, random_state=seed, **PRETRAINED)
     try:
-        from sk_ulmfit.pretrained import resolve_language_model
-
-        resolve_language_model(model_name, direction="backward")
+        ULMFiTLanguageModel.from_pretrained(model_name, direction="backward")
     except ValueError:
         return
     yield "ULMFiT, + both directions", ULMFiTClassifier(

@@ -94,12 +94,11 @@ class FastaiTextClassifier:
         self.pretrained, self.schedule, self.batch_size, self.seed = pretrained, schedule, batch_size, seed
 
     def fit(self, X, y):
-        from sk_ulmfit import ULMFiTClassifier
-        from sk_ulmfit.pretrained import resolve_language_model
+        from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
         from sk_ulmfit.schedule import ULMFIT_SCHEDULE
 
         batch_size = self.batch_size or ULMFiTClassifier().batch_size
-        self.learn_ = fastai_learner(X, y, language_model=resolve_language_model(self.pretrained),
+        self.learn_ = fastai_learner(X, y, language_model=ULMFiTLanguageModel.from_pretrained(self.pretrained),
                                      batch_size=batch_size, seed=self.seed)
         train_fastai(self.learn_, self.schedule or ULMFIT_SCHEDULE)
         return self

@@ -63,9 +63,9 @@ def ours(X_train, y_train, X_test, model_name: str, n_jobs: int) -> dict:
 
 def lstm_flops_per_token(model_name: str) -> float:
     """Multiply-adds x 2 of the AWD-LSTM's layers for one token (gates: input and recurrent)."""
-    from sk_ulmfit.pretrained import resolve_language_model
+    from sk_ulmfit import ULMFiTLanguageModel
 
-    config = resolve_language_model(model_name).config_
+    config = ULMFiTLanguageModel.from_pretrained(model_name).config_
     sizes = [config.emb_size] + [config.hidden_size] * (config.n_layers - 1) + [config.emb_size]
     return sum(2 * 4 * out * (inp + out) for inp, out in zip(sizes[:-1], sizes[1:]))
 
@@ -85,11 +85,11 @@ def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
 def fastai(X_train, y_train, X_test, model_name: str) -> dict:
     from fastai_learner import fastai_learner, predict_fastai, train_fastai
 
-    from sk_ulmfit.pretrained import resolve_language_model
+    from sk_ulmfit import ULMFiTLanguageModel
     from sk_ulmfit.text import tokenize
 
     n_train_tokens = sum(len(t) for t in tokenize(X_train))
-    learn = fastai_learner(X_train, y_train, language_model=resolve_language_model(model_name))
+    learn = fastai_learner(X_train, y_train, language_model=ULMFiTLanguageModel.from_pretrained(model_name))
     seconds = train_fastai(learn, SCHEDULE)
     labels, predict_seconds = predict_fastai(learn, X_test)
     return {"train_tokens_per_s": n_train_tokens / seconds[-1], "predict_texts_per_s": len(X_test) / predict_seconds,

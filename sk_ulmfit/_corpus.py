@@ -36,7 +36,7 @@ import numpy as np
 import spacy
 from joblib import Parallel, delayed, effective_n_jobs
 
-from .datasets import _atomic_target
+from ._atomic import atomic_target
 from .text import FastaiTokenizer, Vocabulary
 
 _OPENERS: dict[str, Callable[..., IO]] = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
@@ -221,7 +221,7 @@ class TokenCache:
             remap = np.fromiter((vocab.stoi.get(t, 0) for t in shard.itos), dtype=np.int64,
                                 count=len(shard.itos))
             dtype = np.uint16 if len(vocab) <= np.iinfo(np.uint16).max + 1 else np.int32
-            with _atomic_target(path) as partial, open(partial, "wb") as file:
+            with atomic_target(path) as partial, open(partial, "wb") as file:
                 np.save(file, remap[shard.ids].astype(dtype))
         return np.load(path, mmap_mode="r")
 

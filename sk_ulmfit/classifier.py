@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -16,13 +15,22 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
 from . import inference
+from ._persistence import (
+    classifier_from_payload,
+    classifier_payload,
+    direction_payload,
+    loadable_device,
+    read_payload,
+    trained_direction,
+    write_payload,
+)
 from .batching import training_batches
-from .classifier_files import read_classifier, write_classifier
 from .lm_cache import fine_tuned
 from .model import (
     EMBEDDING_NAMES,
     ClassifierConfig,
     TrainedDirection,
+    aligned_weights,
     build_classifier,
     compact_config,
     compact_encoder_weights,
@@ -33,7 +41,7 @@ from .model import (
     used_rows,
     widen_vocabulary,
 )
-from .pretrained import resolve_language_model, unfrozen
+from .pretrained import Start, resolve
 from .schedule import check_lr_schedule, parse_schedule
 from .text import Vocabulary, tokenize
 from .training import (
@@ -42,12 +50,7 @@ from .training import (
     seeded,
     train_epoch,
 )
-from .transfer import (
-    classifier_start,
-    is_classifier_spec,
-    transfer_head,
-    warn_forgotten,
-)
+from .transfer import transfer_head, warn_forgotten
 from .validation import check_labels, check_texts
 
 DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": ("forward", "backward")}
@@ -259,10 +262,10 @@ default="english"
                 "language model> and lm_epochs >= 1; drop unlabeled_texts or set both"
             )
         device = resolve_device(self.device)
-        starts = self._starts()
-        if starts["head"]:
-            warn_forgotten(starts["head"][0].classes, classes)
-        n_layers = starts["lm"][0].config_.n_layers if self.pretrained is not None else self.n_layers
+        starts = resolve(self.pretrained, DIRECTION_SETS[self.direction])
+        if starts is not None and starts[0].head is not None:
+            warn_forgotten(starts[0].head.classes, classes)
+        n_layers = self.n_layers if starts is None else starts[0].language_model.config.n_layers
         stages = parse_schedule(self.schedule, n_groups=n_layers + 2)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         train_idx, valid_idx = self._split_validation(targets, rng)
@@ -270,8 +273,9 @@ default="english"
 
         directions, history = [], []
         for index, direction in enumerate(DIRECTION_SETS[self.direction]):
-            start = (starts["lm"][index], starts["head"][index] if starts["head"] else None)
-            starts["lm"][index] = None  # its weights are copied; it need not stay in memory
+            start = None if starts is None else starts[index]
+            if starts is not None:
+                starts[index] = None  # its weights are copied; they need not stay in memory
             trained, records = self._fit_direction(direction, start, texts + extra, tokens, classes,
                                                    targets, stages, train_idx, valid_idx, device, rng)
             directions.append(trained)
@@ -286,30 +290,21 @@ default="english"
         self._inference_networks = {}
         return self
 
-    def _starts(self) -> dict:
-        """Per direction: the language model to start from, and a fitted classifier's head."""
-        directions = DIRECTION_SETS[self.direction]
-        if is_classifier_spec(self.pretrained):
-            heads = [classifier_start(self.pretrained, d) for d in directions]
-            return {"lm": [head.language_model() for head in heads], "head": heads}
-        return {"lm": [resolve_language_model(self.pretrained, d) for d in directions], "head": []}
-
-    def _fit_direction(self, direction, start, lm_texts, tokens, classes, targets, stages,
+    def _fit_direction(self, direction, start: Start | None, lm_texts, tokens, classes, targets, stages,
                        train_idx, valid_idx, device, rng):
         tokens = [t[::-1] for t in tokens] if direction == "backward" else tokens
         seed = int(rng.integers(2**31 - 1))
-        start, head_start = start
+        head_start = None if start is None else start.head
         if start is None:
             vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
             encoder_weights, sizes = None, (self.emb_size, self.hidden_size, self.n_layers)
         else:
-            language_model = start if self.lm_epochs == 0 else fine_tuned(
-                start, unfrozen(self.pretrained), lm_texts, self._lm_params(direction, seed))
-            vocab = language_model.vocab_.extend(tokens, self.min_freq, self.max_vocab)
-            encoder_weights = encoder_part(language_model.aligned_weights(vocab))
-            lm_config = language_model.config_
-            sizes = (lm_config.emb_size, lm_config.hidden_size, lm_config.n_layers)
-            del start, language_model
+            saved = start.language_model if self.lm_epochs == 0 else fine_tuned(
+                start.language_model, self.pretrained, lm_texts, self._lm_params(direction, seed))
+            vocab = Vocabulary(saved.itos).extend(tokens, self.min_freq, self.max_vocab)
+            encoder_weights = encoder_part(aligned_weights(saved.weights, saved.itos, vocab.itos))
+            sizes = (saved.config.emb_size, saved.config.hidden_size, saved.config.n_layers)
+            del start, saved
         config = ClassifierConfig(
             vocab_size=len(vocab), n_classes=len(classes), emb_size=sizes[0], hidden_size=sizes[1],
             n_layers=sizes[2], drop_mult=self.drop_mult, bptt=self.bptt, max_len=self.max_len,
@@ -492,38 +487,42 @@ default="english"
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to ``path`` in a format that loads without unpickling code.
 
-        See :mod:`sk_ulmfit.classifier_files`. ``pickle`` and ``joblib`` work as well.
+        See :mod:`sk_ulmfit._persistence`. ``pickle`` and ``joblib`` work as well.
         """
-        check_is_fitted(self)
-        return write_classifier(path, self.get_params(), self.classes_, self.directions_, self.history_)
+        return write_payload(path, self._payload())
 
     @classmethod
     def load(cls, path: str | Path, *, device="auto") -> "ULMFiTClassifier":
         """A fitted classifier from a file written by :meth:`save`, on ``device``."""
-        saved = read_classifier(path)
+        saved = classifier_from_payload(read_payload(path, "classifier"), path)
         params = {name: value for name, value in saved.params.items() if name in cls._get_param_names()}
         classifier = cls(**{**params, "device": device})
         classifier.device_ = resolve_device(device)
         classifier.classes_ = saved.classes
         classifier.n_classes_ = len(saved.classes)
-        classifier.directions_ = [TrainedDirection.from_payload(d, classifier.device_) for d in saved.directions]
+        classifier.directions_ = [trained_direction(d, classifier.device_) for d in saved.directions]
         classifier.history_ = saved.history
         classifier._inference_networks = {}
         return classifier
+
+    def _payload(self) -> dict:
+        """What :meth:`save` writes; also how a fitted model is handed over as ``pretrained``."""
+        check_is_fitted(self)
+        return classifier_payload(self.get_params(), self.classes_, self.directions_, self.history_)
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never touch the live estimator
         state.pop("_inference_networks", None)  # rebuilt on first use
         if "directions_" in state:
-            state["directions_"] = [trained.to_bytes() for trained in state["directions_"]]
+            state["directions_"] = [direction_payload(trained) for trained in state["directions_"]]
         return state
 
     def __setstate__(self, state):
         if "directions_" in state and state["directions_"] and isinstance(state["directions_"][0], dict):
-            device = _loadable_device(state["device_"])
+            device = loadable_device(state["device_"])
             state = {**state, "device_": device,
-                     "directions_": [TrainedDirection.from_bytes(d, device) for d in state["directions_"]]}
+                     "directions_": [trained_direction(d, device) for d in state["directions_"]]}
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
@@ -532,15 +531,3 @@ default="english"
         tags.input_tags.string = True
         tags.non_deterministic = True  # GPU kernels and random_state=None
         return tags
-
-
-def _loadable_device(device: torch.device) -> torch.device:
-    if device.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn(
-            "this model was trained on a GPU and is loaded on the CPU because no GPU is "
-            "available here; set clf.device and refit to train on another device",
-            UserWarning,
-            stacklevel=3,
-        )
-        return torch.device("cpu")
-    return device

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import tarfile
-import tempfile
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
@@ -29,6 +28,8 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
+
+from ._atomic import atomic_target
 
 _ENV_VAR = "SK_ULMFIT_DATA"
 _HINT = (
@@ -124,30 +125,11 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
 
 
 # ----------------------------------------------------------------------------- download
-_UMASK = os.umask(0)  # read once at import (the only way to read it), then restored
-os.umask(_UMASK)
-
-
-@contextlib.contextmanager
-def _atomic_target(dest: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``dest``; move it onto ``dest`` only on success."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make the result unreadable to others
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _download(url: str, dest: Path, checksum: str) -> Path:
     """Stream ``url`` to ``dest``, verifying ``checksum`` (``"sha256:..."`` or ``"md5:..."``)."""
     algorithm, _, expected = checksum.partition(":")
     digest = hashlib.new(algorithm)
-    with _atomic_target(dest) as tmp:
+    with atomic_target(dest) as tmp:
         with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 digest.update(chunk)
@@ -173,7 +155,7 @@ def _downloaded(remote: _Remote, folder: Path) -> Iterator[Path]:
 def _gzip_stream(src: IO[bytes], dest: Path) -> None:
     """Write the bytes of ``src`` gzip-compressed to ``dest``, atomically."""
     with (
-        _atomic_target(dest) as tmp,
+        atomic_target(dest) as tmp,
         open(tmp, "wb") as raw,
         gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as out,
     ):
@@ -204,7 +186,7 @@ def _convert_imdb_archive(archive: Path, folder: Path) -> None:
             raise OSError(f"{archive.name} has no labelled {split} reviews")
         frame = pd.DataFrame(records, columns=_IMDB_COLUMNS).sort_values(["label", "id"])
         with (
-            _atomic_target(folder / f"{split}.csv.xz") as tmp,
+            atomic_target(folder / f"{split}.csv.xz") as tmp,
             lzma.open(tmp, "wt", encoding="utf-8", newline="") as out,
         ):
             frame.to_csv(out, index=False, lineterminator="\n")

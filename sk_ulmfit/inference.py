@@ -29,6 +29,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .model import ClassifierConfig, classifier_encoder
 from .text import PAD_ID
+from .training import autocast
 
 
 class InferenceNetwork(nn.Module):
@@ -81,7 +82,10 @@ def _plain_lstm(wrapped: nn.Module) -> nn.LSTM:
     """An ``nn.LSTM`` with the weights of fastai's ``WeightDropout(nn.LSTM)`` (its raw
     recurrent weights, as ``WeightDropout`` uses them in eval mode)."""
     source = wrapped.module
-    lstm = nn.LSTM(source.input_size, source.hidden_size, batch_first=True)
+    # Its random initialisation is overwritten below; fork_rng keeps it from advancing torch's
+    # generator, so building this network for validation during training changes no dropout.
+    with torch.random.fork_rng(devices=[]):
+        lstm = nn.LSTM(source.input_size, source.hidden_size, batch_first=True)
     weights = {
         "weight_ih_l0": source.weight_ih_l0,
         "weight_hh_l0": wrapped.weight_hh_l0_raw,
@@ -171,8 +175,6 @@ def predict_outputs(
     precision: str = "float32",
 ) -> np.ndarray:
     """Class scores (or, with ``pooled``, the pooled features) of each sequence, in input order."""
-    from .training import autocast
-
     run = network.pooled if pooled else network
     results = None
     for batch in prediction_batches([len(s) for s in sequences], max_texts):

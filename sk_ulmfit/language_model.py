@@ -12,15 +12,24 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
+from ._persistence import (
+    SavedLanguageModel,
+    language_model_payload,
+    loadable_device,
+    plain_params,
+    read_language_model,
+    write_payload,
+)
 from ._sampled_softmax import make_sampler
 from .lm_data import n_windows, token_stream
-from .lm_files import read_language_model, write_language_model
 from .model import (
     LanguageModelConfig,
+    aligned_weights,
     build_language_model,
     language_model_groups,
     state_dict_on_cpu,
 )
+from .pretrained import resolve
 from .schedule import Stage, check_lr_schedule
 from .text import Vocabulary
 from .text import tokenize as fastai_tokens
@@ -145,12 +154,15 @@ class ULMFiTLanguageModel(BaseEstimator):
         -------
         self : ULMFiTLanguageModel
         """
-        from .pretrained import resolve_language_model
-
         texts = check_texts(X)
         self._check_params()
+        starts = resolve(self.pretrained, [self.direction])
+        return self._fit_from(None if starts is None else starts[0].language_model, texts)
+
+    def _fit_from(self, start: SavedLanguageModel | None, texts: list[str]) -> "ULMFiTLanguageModel":
+        """Train on ``texts`` from ``start`` (``None``: random weights)."""
+        self._check_params()
         device = resolve_device(self.device)
-        start = resolve_language_model(self.pretrained, direction=self.direction)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
 
         tokens = tokenize(texts, self.direction, self.n_jobs)
@@ -160,9 +172,9 @@ class ULMFiTLanguageModel(BaseEstimator):
                                          self.n_layers, self.drop_mult)
             stages = [Stage(n_trainable=self.n_layers + 1, epochs=self.epochs, lr=self.lr)]
         else:
-            vocab = start.vocab_.extend(tokens, self.min_freq, self.max_vocab)
-            config = LanguageModelConfig(len(vocab), start.config_.emb_size, start.config_.hidden_size,
-                                         start.config_.n_layers, self.drop_mult)
+            vocab = Vocabulary(start.itos).extend(tokens, self.min_freq, self.max_vocab)
+            config = LanguageModelConfig(len(vocab), start.config.emb_size, start.config.hidden_size,
+                                         start.config.n_layers, self.drop_mult)
             stages = [Stage(1, 1, 10 * self.lr), Stage(config.n_layers + 1, self.epochs, self.lr)]
         sequences = [vocab.numericalize(t) for t in tokens]
         counts = np.bincount(np.concatenate([np.zeros(0, dtype=np.int64), *sequences]), minlength=len(vocab))
@@ -171,7 +183,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         with seeded(int(rng.integers(2**31 - 1)), device):
             model = build_language_model(config)
             if start is not None:
-                model.load_state_dict(start.aligned_weights(vocab))
+                model.load_state_dict(aligned_weights(start.weights, start.itos, vocab.itos))
             model.to(device)
             history = run_schedule(
                 language_model_groups(model), stages,
@@ -221,37 +233,57 @@ class ULMFiTLanguageModel(BaseEstimator):
 
     # -------------------------------------------------------- persistence
     def save(self, path: str | Path, *, half: bool = False) -> Path:
-        """Write weights, vocabulary and configuration to ``path`` (see :mod:`sk_ulmfit.lm_files`).
+        """Write weights, vocabulary and configuration to ``path`` (see :mod:`sk_ulmfit._persistence`).
 
-        ``half=True`` stores the weights as float16 (half the size, for shipping).
+        The file loads without unpickling code. ``half=True`` stores the weights as float16
+        (half the size, for shipping).
         """
-        check_is_fitted(self)
-        params = {name: value for name, value in self.get_params().items() if name in SAVED_PARAMS}
-        return write_language_model(path, state_dict_on_cpu(self.model_), self.vocab_.itos,
-                                    self.config_, self.direction, params, half=half)
+        return write_payload(path, language_model_payload(self._saved(), half=half))
 
     @classmethod
     def load(cls, path: str | Path, *, device="auto") -> "ULMFiTLanguageModel":
         """A fitted model from a file written by :meth:`save`."""
-        saved = read_language_model(path)
-        return cls._from_weights(saved.weights, saved.itos, saved.config, saved.direction, device,
-                                 saved.params)
+        return cls._from_saved(read_language_model(path), device)
 
     @classmethod
-    def _from_weights(cls, weights, itos, config, direction, device="auto",
-                      params: dict | None = None) -> "ULMFiTLanguageModel":
-        plain = {name: value for name, value in (params or {}).items() if name in SAVED_PARAMS}
-        language_model = cls(**{**plain, "direction": direction, "emb_size": config.emb_size,
-                                "hidden_size": config.hidden_size, "n_layers": config.n_layers,
-                                "drop_mult": config.drop_mult, "device": device})
+    def from_pretrained(cls, pretrained="english", *, direction: str = "forward",
+                        device="auto") -> "ULMFiTLanguageModel":
+        """The fitted language model that ``pretrained`` names, as it is (no training).
+
+        ``pretrained`` takes every form the ``pretrained`` parameter takes, e.g. a shipped
+        model's name: ``ULMFiTLanguageModel.from_pretrained("english").perplexity(texts)``.
+        """
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r}")
+        starts = resolve(pretrained, [direction])
+        if starts is None:
+            raise ValueError("from_pretrained needs a pretrained model, not None")
+        return cls._from_saved(starts[0].language_model, device)
+
+    @classmethod
+    def _from_saved(cls, saved: SavedLanguageModel, device="auto") -> "ULMFiTLanguageModel":
+        config = saved.config
+        language_model = cls(**{**plain_params(saved.params, SAVED_PARAMS), "direction": saved.direction,
+                                "emb_size": config.emb_size, "hidden_size": config.hidden_size,
+                                "n_layers": config.n_layers, "drop_mult": config.drop_mult, "device": device})
         model = build_language_model(config)
-        model.load_state_dict(weights)
-        language_model.vocab_ = Vocabulary(itos)
+        model.load_state_dict(saved.weights)
+        language_model.vocab_ = Vocabulary(saved.itos)
         language_model.config_ = config
         language_model.device_ = resolve_device(device)
         language_model.model_ = model.to(language_model.device_).eval()
         language_model.history_ = []
         return language_model
+
+    def _saved(self) -> SavedLanguageModel:
+        """This fitted model as plain data (CPU weights)."""
+        check_is_fitted(self)
+        return SavedLanguageModel(state_dict_on_cpu(self.model_), list(self.vocab_.itos), self.config_,
+                                  self.direction, plain_params(self.get_params(), SAVED_PARAMS))
+
+    def _payload(self) -> dict:
+        """What :meth:`save` writes; also how a fitted model is handed over as ``pretrained``."""
+        return language_model_payload(self._saved())
 
     def aligned_weights(self, vocab: Vocabulary) -> dict[str, torch.Tensor]:
         """This model's weights with embedding and decoder rows rearranged for ``vocab``.
@@ -259,10 +291,8 @@ class ULMFiTLanguageModel(BaseEstimator):
         Tokens this model knows keep their rows; unknown ones get the mean row (fastai's
         ``match_embeds``).
         """
-        from fastai.text.learner import match_embeds
-
         check_is_fitted(self)
-        return match_embeds(state_dict_on_cpu(self.model_), self.vocab_.itos, vocab.itos)
+        return aligned_weights(state_dict_on_cpu(self.model_), self.vocab_.itos, vocab.itos)
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
@@ -275,8 +305,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         if isinstance(state.get("model_"), dict):
             model = build_language_model(state["config_"])
             model.load_state_dict(state["model_"])
-            device = state["device_"] if state["device_"].type == "cpu" or torch.cuda.is_available() \
-                else torch.device("cpu")
+            device = loadable_device(state["device_"])
             state = {**state, "model_": model.to(device).eval(), "device_": device}
         super().__setstate__(state)
 

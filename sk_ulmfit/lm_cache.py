@@ -12,24 +12,26 @@ from collections import OrderedDict
 from pathlib import Path
 
 import joblib
+from sklearn.frozen import FrozenEstimator
+
+from ._persistence import SavedLanguageModel
+from .language_model import ULMFiTLanguageModel
 
 CACHE_SIZE = 4
 _cache: OrderedDict[str, object] = OrderedDict()
 
 
-def fine_tuned(start, spec, texts: list[str], params: dict):
-    """``ULMFiTLanguageModel(pretrained=start, **params).fit(texts)``, cached.
+def fine_tuned(start: SavedLanguageModel, spec, texts: list[str], params: dict) -> SavedLanguageModel:
+    """``start`` fine-tuned on ``texts`` by ``ULMFiTLanguageModel(**params)``, cached.
 
     ``spec`` is what the user passed as ``pretrained``; with ``params`` and ``texts`` it
     forms the cache key.
     """
-    from .language_model import ULMFiTLanguageModel
-
     key = joblib.hash((_fingerprint(spec), texts, sorted(params.items())))
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    model = ULMFiTLanguageModel(pretrained=start, **params).fit(texts)
+    model = ULMFiTLanguageModel(**params)._fit_from(start, texts)._saved()
     _cache[key] = model
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
@@ -43,6 +45,7 @@ def clear() -> None:
 
 def _fingerprint(spec):
     """What identifies a starting model: file paths by name, size and modification time."""
+    spec = spec.estimator if isinstance(spec, FrozenEstimator) else spec
     if isinstance(spec, (str, os.PathLike)) and Path(spec).exists():
         stat = Path(spec).stat()
         return str(spec), stat.st_size, stat.st_mtime_ns

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import pickle
-import zipfile
 from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import numpy as np
 import torch
+from fastai.text.learner import match_embeds
 from fastai.text.models.awdlstm import (
     AWD_LSTM,
     awd_lstm_clas_split,
@@ -168,6 +166,14 @@ def language_model_groups(model: nn.Module) -> list[list[nn.Parameter]]:
     return [list(group) for group in awd_lstm_lm_split(model)]
 
 
+def aligned_weights(weights: dict[str, torch.Tensor], itos: Sequence[str],
+                    new_itos: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Language-model ``weights`` for vocabulary ``itos`` with embedding and decoder rows
+    rearranged for ``new_itos``: known tokens keep their rows, unknown ones get the mean
+    row (fastai's ``match_embeds``)."""
+    return match_embeds(dict(weights), list(itos), list(new_itos))
+
+
 def encoder_part(language_model_weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The encoder's entries of a language model's state dict, named as in the encoder."""
     return {name[2:]: tensor for name, tensor in language_model_weights.items() if name.startswith("0.")}
@@ -196,35 +202,3 @@ class TrainedDirection:
     vocab: Vocabulary
     config: ClassifierConfig
     network: torch.nn.Module
-
-    def to_bytes(self) -> dict:
-        """Weights as CPU tensors serialised by ``torch.save``, plus what rebuilds the network."""
-        buffer = io.BytesIO()
-        torch.save(state_dict_on_cpu(self.network), buffer)
-        return {"direction": self.direction, "itos": self.vocab.itos,
-                "config": self.config.to_dict(), "weights": buffer.getvalue()}
-
-    @classmethod
-    def from_bytes(cls, saved: dict, device: torch.device) -> "TrainedDirection":
-        """Inverse of :meth:`to_bytes`; corrupt weights raise ``ValueError``."""
-        try:
-            weights = torch.load(io.BytesIO(saved["weights"]), map_location="cpu", weights_only=True)
-        except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(
-                f"the saved {saved['direction']} model's weights are corrupt ({error.__class__.__name__}: "
-                f"{str(error)[:120]}); load an intact copy of the file or fit the model again"
-            ) from error
-        return cls.from_payload({**saved, "weights": weights}, device)
-
-    def to_payload(self) -> dict:
-        """Plain data and CPU tensors only: loadable with ``torch.load(weights_only=True)``."""
-        return {"direction": self.direction, "itos": list(self.vocab.itos),
-                "config": self.config.to_dict(), "weights": state_dict_on_cpu(self.network)}
-
-    @classmethod
-    def from_payload(cls, saved: dict, device: torch.device) -> "TrainedDirection":
-        """Inverse of :meth:`to_payload`."""
-        config = ClassifierConfig(**saved["config"])
-        network = build_classifier(config)
-        network.load_state_dict(saved["weights"])
-        return cls(saved["direction"], Vocabulary(saved["itos"]), config, network.to(device).eval())

@@ -39,12 +39,12 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
+from ._atomic import atomic_target
 from ._corpus import Corpus, TokenCache
+from ._persistence import SavedLanguageModel, language_model_payload, read_language_model, write_payload
 from ._sampled_softmax import make_sampler
-from .datasets import _atomic_target
 from .language_model import DIRECTIONS, ULMFiTLanguageModel
 from .lm_data import n_windows, stream_windows
-from .lm_files import read_language_model, write_language_model
 from .model import LanguageModelConfig, build_language_model, state_dict_on_cpu
 from .schedule import StageRates, make_optimizer
 from .text import Vocabulary
@@ -454,8 +454,9 @@ class _Exporter:
         path = self.output if snapshot is None else self.checkpoint_dir / "snapshots" / f"{snapshot}.pt"
         params = {"bptt": self.recipe.bptt, "batch_size": self.recipe.batch_size,
                   "max_vocab": self.recipe.max_vocab, "min_freq": self.recipe.min_freq}
-        write_language_model(path, state_dict_on_cpu(network), self.corpus.vocab.itos, run.config,
-                             self.recipe.direction, params, half=self.half)
+        saved = SavedLanguageModel(state_dict_on_cpu(network), self.corpus.vocab.itos, run.config,
+                                   self.recipe.direction, params)
+        write_payload(path, language_model_payload(saved, half=self.half))
         metadata = {
             "direction": self.recipe.direction, "tokens_seen": run.tokens_seen,
             "epochs_seen": round(run.tokens_seen / max(run.tokens_per_epoch, 1), 3),
@@ -478,12 +479,12 @@ def machine_description(device: torch.device) -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    with _atomic_target(path) as partial:
+    with atomic_target(path) as partial:
         partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def _write_checkpoint(path: Path, state: dict) -> None:
-    with _atomic_target(path) as partial:  # the previous checkpoint stays until the new one is complete
+    with atomic_target(path) as partial:  # the previous checkpoint stays until the new one is complete
         torch.save(state, partial)
 
 

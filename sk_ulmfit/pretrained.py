@@ -1,10 +1,29 @@
-"""Where a language model starts: shipped models, saved files, fastai's WT103 files."""
+"""What ``pretrained=`` means, decided in one place: shipped models, saved files, fastai's
+WT103 files, fitted estimators. Everything resolves to plain data (weights, vocabulary,
+configuration and, from a classifier, its head) that the estimators wrap.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Sequence
+
+from fastai.data.external import URLs, untar_data
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+
+from ._persistence import (
+    CLASSIFIER,
+    SavedLanguageModel,
+    classifier_from_payload,
+    language_model_from_payload,
+    read_fastai_language_model,
+    read_payload,
+)
+from .transfer import HeadStart, encoder_language_model, head_start
 
 # name -> {direction: file in sk_ulmfit/pretrained_models}
 SHIPPED = {
@@ -14,6 +33,19 @@ SHIPPED = {
 }
 # fastai's downloadable WT103 models (for users who are online)
 FASTAI_WT103 = "wt103"
+UNFITTED_HINT = (
+    "; note that scikit-learn's clone (used by GridSearchCV, cross_val_score, ...) returns "
+    "unfitted copies of estimator parameters: pass the path of a saved model, or wrap the "
+    "fitted model in sklearn.frozen.FrozenEstimator"
+)
+
+
+@dataclass
+class Start:
+    """Where one reading direction starts: a language model and, from a classifier, a head."""
+
+    language_model: SavedLanguageModel
+    head: HeadStart | None = None
 
 
 def available_models() -> list[str]:
@@ -25,71 +57,69 @@ def _shipped_path(filename: str) -> Path:
     return Path(str(resources.files("sk_ulmfit") / "pretrained_models" / filename))
 
 
-UNFITTED_HINT = (
-    "; note that scikit-learn's clone (used by GridSearchCV, cross_val_score, ...) returns "
-    "unfitted copies of estimator parameters: pass the path of a saved model, or wrap the "
-    "fitted model in sklearn.frozen.FrozenEstimator"
-)
+def resolve(spec, directions: Sequence[str]) -> list[Start] | None:
+    """One :class:`Start` per direction for ``pretrained=spec``, or ``None`` for ``spec=None``.
 
-
-def unfrozen(spec):
-    """``spec`` itself, or the fitted model inside a ``sklearn.frozen.FrozenEstimator``."""
-    from sklearn.frozen import FrozenEstimator
-
-    return spec.estimator if isinstance(spec, FrozenEstimator) else spec
-
-
-def resolve_language_model(spec, direction: str = "forward"):
-    """A fitted ``ULMFiTLanguageModel`` for ``spec``, or ``None`` for ``spec=None``.
-
-    ``spec`` may be a fitted ``ULMFiTLanguageModel``, a shipped model's name, ``"wt103"``
-    (fastai's download, online only), a file written by ``ULMFiTLanguageModel.save``, a
-    ``(weights.pth, vocab.pkl)`` pair of fastai files, or a folder holding such a pair.
+    ``spec`` may be a shipped model's name, ``"wt103"`` (fastai's download, online only), a
+    file saved by an estimator's ``save`` (language model or classifier), a ``(weights.pth,
+    vocab.pkl)`` pair of fastai files or a folder holding one, or a fitted estimator
+    (possibly inside ``sklearn.frozen.FrozenEstimator``). A file is read once.
     """
-    from .language_model import ULMFiTLanguageModel
-
-    spec = unfrozen(spec)
+    spec = spec.estimator if isinstance(spec, FrozenEstimator) else spec
     if spec is None:
         return None
-    if isinstance(spec, ULMFiTLanguageModel):
-        if not hasattr(spec, "model_"):
-            raise ValueError("pretrained is an unfitted ULMFiTLanguageModel: fit it first" + UNFITTED_HINT)
-        return _checked_direction(spec, direction, "the given model")
+    if hasattr(spec, "_payload"):  # a fitted sk_ulmfit estimator hands over what save() writes
+        try:
+            payload = spec._payload()
+        except NotFittedError:
+            raise ValueError(f"pretrained is an unfitted {type(spec).__name__}: fit it first"
+                             + UNFITTED_HINT) from None
+        return _from_payload(payload, directions, "the given model")
     if isinstance(spec, (tuple, list)) and len(spec) == 2:
-        return _from_fastai(spec, direction)
+        return [Start(read_fastai_language_model(*spec, direction=d)) for d in directions]
     if isinstance(spec, str) and spec in SHIPPED:
-        path = _shipped_path(SHIPPED[spec][direction])
-        if not path.is_file():
-            raise ValueError(f"the shipped model {spec!r} has no {direction} direction in this install ({path})")
-        return ULMFiTLanguageModel.load(path)
+        return [Start(_shipped(spec, d)) for d in directions]
     if isinstance(spec, str) and spec == FASTAI_WT103:
-        return _from_fastai(_download_wt103(direction), direction)
+        return [Start(read_fastai_language_model(*_download_wt103(d), direction=d)) for d in directions]
     if isinstance(spec, (str, os.PathLike)):
         path = Path(spec)
         if path.is_dir():
-            return _from_fastai(_fastai_pair(path), direction)
+            return [Start(read_fastai_language_model(*_fastai_pair(path), direction=d)) for d in directions]
         if path.is_file():
-            return _checked_direction(ULMFiTLanguageModel.load(path), direction, path)
+            return _from_payload(read_payload(path), directions, path)
     raise ValueError(
         f"pretrained={spec!r} is not understood: use None, a shipped model name "
-        f"{sorted(SHIPPED)}, {FASTAI_WT103!r}, a file saved by ULMFiTLanguageModel.save, a fitted "
-        "ULMFiTLanguageModel, or fastai files as (weights.pth, vocab.pkl) or a folder holding them"
+        f"{sorted(SHIPPED)}, {FASTAI_WT103!r}, a file saved by ULMFiTLanguageModel.save or "
+        "ULMFiTClassifier.save, a fitted ULMFiTLanguageModel or ULMFiTClassifier, or fastai "
+        "files as (weights.pth, vocab.pkl) or a folder holding them"
     )
 
 
-def _from_fastai(paths, direction: str):
-    """fastai's files carry no direction: they are taken to be the one asked for."""
-    from .language_model import ULMFiTLanguageModel
-    from .lm_files import read_fastai_language_model
+def _from_payload(payload: dict, directions: Sequence[str], source) -> list[Start]:
+    if payload.get("format") == CLASSIFIER:
+        classifier = classifier_from_payload(payload, source)
+        saved = {d["direction"]: d for d in classifier.directions}
+        missing = [d for d in directions if d not in saved]
+        if missing:
+            raise ValueError(
+                f"the pretrained classifier reads {list(saved)} only, not {missing[0]}: use "
+                f"direction={next(iter(saved))!r} or start from a classifier fitted with direction='both'"
+            )
+        return [Start(encoder_language_model(saved[d]), head_start(saved[d], classifier.classes))
+                for d in directions]
+    language_model = language_model_from_payload(payload, source)
+    for direction in directions:
+        if language_model.direction != direction:
+            raise ValueError(f"{source} is a {language_model.direction} language model but a "
+                             f"{direction} one is needed")
+    return [Start(language_model) for _ in directions]
 
-    saved = read_fastai_language_model(*paths)
-    return ULMFiTLanguageModel._from_weights(saved.weights, saved.itos, saved.config, direction)
 
-
-def _checked_direction(model, direction: str, source):
-    if model.direction != direction:
-        raise ValueError(f"{source} is a {model.direction} language model but a {direction} one is needed")
-    return model
+def _shipped(name: str, direction: str) -> SavedLanguageModel:
+    path = _shipped_path(SHIPPED[name][direction])
+    if not path.is_file():
+        raise ValueError(f"the shipped model {name!r} has no {direction} direction in this install ({path})")
+    return language_model_from_payload(read_payload(path, "language model"), path)
 
 
 def _fastai_pair(folder: Path) -> tuple[Path, Path]:
@@ -101,8 +131,6 @@ def _fastai_pair(folder: Path) -> tuple[Path, Path]:
 
 def _download_wt103(direction: str) -> tuple[Path, Path]:
     """fastai's own download of its WT103 model (needs the internet)."""
-    from fastai.data.external import URLs, untar_data
-
     url = URLs.WT103_FWD if direction == "forward" else URLs.WT103_BWD
     try:
         folder = untar_data(url, c_key="model")

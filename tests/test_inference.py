@@ -157,3 +157,14 @@ def test_the_inference_network_is_built_once_per_fitted_model_and_precision(trec
     clf.set_params(random_state=1).fit(X, y)  # a refit never predicts with the old network
     np.testing.assert_array_equal(clf.predict_proba(X[:20]), clone(clf).fit(X, y).predict_proba(X[:20]))
     assert not np.array_equal(clf.predict_proba(X[:20]), proba)
+
+
+def test_building_the_inference_network_draws_no_random_numbers(review_ids):
+    """Validation during training builds it between epochs: it must not shift dropout masks."""
+    _, vocab_size = review_ids
+    network, config = _trained_looking_network(vocab_size, 1440)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    inference_network(network, config, CPU)
+    assert torch.equal(torch.rand(3), expected)

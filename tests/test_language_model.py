@@ -10,7 +10,6 @@ from fastai.text.models.core import get_language_model
 
 from sk_ulmfit.datasets import fetch_imdb_sample
 from sk_ulmfit.language_model import ULMFiTLanguageModel
-from sk_ulmfit.pretrained import resolve_language_model
 from sk_ulmfit.text import Vocabulary
 
 from .conftest import TINY_LM
@@ -110,7 +109,7 @@ def _fastai_files(tmp_path, itos, wrap=False):
 def test_loads_fastai_wt103_style_files(tmp_path, tiny_pretrained, wrap):
     itos = tiny_pretrained.vocab_.itos
     fastai_model, weights_path, vocab_path = _fastai_files(tmp_path, itos, wrap)
-    loaded = resolve_language_model((weights_path, vocab_path))
+    loaded = ULMFiTLanguageModel.from_pretrained((weights_path, vocab_path))
     assert loaded.config_.emb_size == 16 and loaded.config_.hidden_size == 24 and loaded.config_.n_layers == 2
     assert loaded.vocab_.itos == itos
     tokens = torch.randint(2, len(itos), (3, 20))
@@ -118,7 +117,7 @@ def test_loads_fastai_wt103_style_files(tmp_path, tiny_pretrained, wrap):
         fastai_model.reset()
         loaded.model_.reset()
         torch.testing.assert_close(loaded.model_(tokens)[0], fastai_model(tokens)[0])
-    assert resolve_language_model(tmp_path).vocab_.itos == itos  # a folder holding the pair
+    assert ULMFiTLanguageModel.from_pretrained(tmp_path).vocab_.itos == itos  # a folder holding the pair
 
 
 def test_fastai_vocab_file_never_runs_code(tmp_path, tiny_pretrained):
@@ -131,7 +130,7 @@ def test_fastai_vocab_file_never_runs_code(tmp_path, tiny_pretrained):
     with open(vocab_path, "wb") as file:
         pickle.dump([Exploit()], file)
     with pytest.raises(ValueError, match="not a fastai vocabulary"):
-        resolve_language_model((weights_path, vocab_path))
+        ULMFiTLanguageModel.from_pretrained((weights_path, vocab_path))
 
 
 def test_mismatched_fastai_files_are_refused(tmp_path, tiny_pretrained):
@@ -139,7 +138,7 @@ def test_mismatched_fastai_files_are_refused(tmp_path, tiny_pretrained):
     with open(vocab_path, "wb") as file:
         pickle.dump(tiny_pretrained.vocab_.itos[:-8], file)
     with pytest.raises(ValueError, match="do not belong together"):
-        resolve_language_model((weights_path, vocab_path))
+        ULMFiTLanguageModel.from_pretrained((weights_path, vocab_path))
 
 
 def test_backward_model_reads_right_to_left(wiki_articles, reviews):
@@ -148,7 +147,7 @@ def test_backward_model_reads_right_to_left(wiki_articles, reviews):
                                    **TINY_LM).fit(wiki_articles[:10])
     assert np.isfinite(backward.perplexity(valid))
     with pytest.raises(ValueError, match="backward language model but a forward one"):
-        resolve_language_model(backward, direction="forward")
+        ULMFiTLanguageModel.from_pretrained(backward, direction="forward")
 
 
 def test_pickle_round_trip(tiny_pretrained, reviews):
@@ -166,4 +165,4 @@ def test_bad_parameters(params, message):
 
 def test_unknown_pretrained_spec_lists_the_options():
     with pytest.raises(ValueError, match="shipped model name"):
-        resolve_language_model("no-such-model")
+        ULMFiTLanguageModel.from_pretrained("no-such-model")

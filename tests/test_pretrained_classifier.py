@@ -90,13 +90,13 @@ def test_stage_two_runs_once_per_training_set(tiny_pretrained, trec, monkeypatch
     X_train, y_train, _, _ = trec
     lm_cache.clear()
     calls = []
-    original = ULMFiTLanguageModel.fit
+    original = ULMFiTLanguageModel._fit_from
 
-    def counting_fit(self, X, y=None):
-        calls.append(len(X))
-        return original(self, X, y)
+    def counting_fit(self, start, texts):
+        calls.append(len(texts))
+        return original(self, start, texts)
 
-    monkeypatch.setattr(ULMFiTLanguageModel, "fit", counting_fit)
+    monkeypatch.setattr(ULMFiTLanguageModel, "_fit_from", counting_fit)
     for schedule in (HEAD_ONLY, (("all", 1, 1e-2),)):
         ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=1, **_params(schedule=schedule)).fit(
             X_train[:200], y_train[:200])
@@ -172,16 +172,15 @@ def test_unlabeled_texts_need_a_language_model(trec):
 
 def test_default_starts_from_the_shipped_model(trec, wiki_articles):
     from sk_ulmfit import available_models
-    from sk_ulmfit.pretrained import resolve_language_model
 
     assert ULMFiTClassifier().pretrained == "english"
     assert {"english", "wikitext-2"} <= set(available_models())  # the 0.2 default stays loadable
     for name, uniform in (("english", 30_008), ("wikitext-2", 24_000)):
         for direction in ("forward", "backward"):
-            language_model = resolve_language_model(name, direction)
+            language_model = ULMFiTLanguageModel.from_pretrained(name, direction=direction)
             assert language_model.direction == direction
             assert language_model.perplexity(wiki_articles[:2]) < uniform / 100  # a real language model
-    shipped = resolve_language_model("english", "forward")
+    shipped = ULMFiTLanguageModel.from_pretrained("english", direction="forward")
     X_train, y_train, _, _ = trec
     clf = ULMFiTClassifier(lm_epochs=0, schedule=HEAD_ONLY, batch_size=32, random_state=0)
     clf.fit(X_train[:200], y_train[:200])
@@ -201,12 +200,12 @@ def test_english_model_is_shipped_and_beats_wikitext2(wiki_articles, direction):
     import json
     from importlib import resources
 
-    from sk_ulmfit.pretrained import SHIPPED, resolve_language_model
+    from sk_ulmfit.pretrained import SHIPPED
 
-    english = resolve_language_model("english", direction)
+    english = ULMFiTLanguageModel.from_pretrained("english", direction=direction)
     metadata_file = Path(SHIPPED["english"][direction]).with_suffix(".json").name
     metadata = json.loads((resources.files("sk_ulmfit") / "pretrained_models" / metadata_file).read_text())
     assert metadata["tokens_seen"] >= 10_000_000 and metadata["direction"] == direction
     assert english.config_.to_dict() == metadata["config"]
-    wikitext2 = resolve_language_model("wikitext-2", direction)
+    wikitext2 = ULMFiTLanguageModel.from_pretrained("wikitext-2", direction=direction)
     assert english.perplexity(wiki_articles[:3]) < wikitext2.perplexity(wiki_articles[:3])

@@ -200,3 +200,20 @@ def test_cross_validation_with_a_frozen_or_saved_source(source, trec, tmp_path):
     for start in (FrozenEstimator(source), str(source.save(tmp_path / "source.pt"))):
         scores = cross_val_score(ULMFiTClassifier(pretrained=start, **_params()), X_train, y_train, cv=2)
         assert scores.shape == (2,) and np.all(scores > 0)
+
+
+def test_a_saved_classifier_is_read_once_for_both_directions(trec, tmp_path, monkeypatch):
+    from sk_ulmfit import pretrained
+
+    X_train, y_train, X_test, _ = trec
+    both = ULMFiTClassifier(**{**TINY, "direction": "both"}, random_state=0).fit(X_train[:200], y_train[:200])
+    path = both.save(tmp_path / "both.skulm")
+    reads, original = [], pretrained.read_payload
+    monkeypatch.setattr(pretrained, "read_payload",
+                        lambda *args, **kwargs: reads.append(args[0]) or original(*args, **kwargs))
+    new = ULMFiTClassifier(pretrained=str(path), **_params(direction="both")).fit(X_train[200:400], y_train[200:400])
+    assert len(reads) == 1
+    recurrent = "rnns.0.weight_hh_l0_raw"
+    for index in range(2):  # each direction starts from its own encoder
+        torch.testing.assert_close(classifier_encoder(new.directions_[index].network).state_dict()[recurrent],
+                                   classifier_encoder(both.directions_[index].network).state_dict()[recurrent])
