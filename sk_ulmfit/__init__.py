@@ -1,8 +1,26 @@
-"""ULMFiT text classification as a scikit-learn estimator."""
+"""ULMFiT text classification as a scikit-learn estimator.
 
-from .classifier import ULMFiTClassifier
-from .language_model import ULMFiTLanguageModel
-from .pretrained import available_models
+The estimators are imported on first use (PEP 562), so ``import sk_ulmfit.datasets`` or
+``import sk_ulmfit.inspection`` does not import torch or fastai.
+"""
+
+from importlib import import_module
 
 __all__ = ["ULMFiTClassifier", "ULMFiTLanguageModel", "available_models"]
 __version__ = "0.1.0"
+
+# public name -> the module that defines it
+_LAZY = {"ULMFiTClassifier": ".classifier", "ULMFiTLanguageModel": ".language_model",
+         "available_models": ".pretrained"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
