@@ -26,6 +26,9 @@ from sklearn.pipeline import make_pipeline
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel, available_models
 from sk_ulmfit.datasets import fetch_imdb, fetch_trec
 
+# stage 2 as "auto" does it (drop_mult 0.3, batch 64, lr 2e-3), for two epochs
+STAGE2_TWO_EPOCHS = ULMFiTLanguageModel(epochs=2, drop_mult=0.3)
+
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Ablation: what each ULMFiT stage adds"
 SCRATCH = {"emb_size": 200, "hidden_size": 512, "n_layers": 3, "schedule": (("all", 8, 1e-2),), "batch_size": 64}
@@ -55,15 +58,15 @@ def contenders(model_name: str | None, seed: int):
     if model_name is None:
         return
     yield f"ULMFiT, pretrained ({model_name})", ULMFiTClassifier(
-        pretrained=model_name, lm_epochs=0, random_state=seed, **PRETRAINED)
+        pretrained=model_name, language_model=None, random_state=seed, **PRETRAINED)
     yield "ULMFiT, pretrained + domain fine-tuning", ULMFiTClassifier(
-        pretrained=model_name, lm_epochs=2, random_state=seed, **PRETRAINED)
+        pretrained=model_name, language_model=STAGE2_TWO_EPOCHS, random_state=seed, **PRETRAINED)
     try:
         ULMFiTLanguageModel.from_pretrained(model_name, direction="backward")
     except ValueError:
         return
     yield "ULMFiT, + both directions", ULMFiTClassifier(
-        pretrained=model_name, lm_epochs=2, direction="both", random_state=seed, **PRETRAINED)
+        pretrained=model_name, language_model=STAGE2_TWO_EPOCHS, direction="both", random_state=seed, **PRETRAINED)
 
 
 def run(dataset, data, model_name, seed, only=None):

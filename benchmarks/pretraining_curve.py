@@ -65,7 +65,7 @@ def version(model: str) -> str:
 
 def probe(model, X_train, y_train, X_test, y_test, seed: int) -> float:
     """Test accuracy of logistic regression on the frozen encoder's features."""
-    clf = ULMFiTClassifier(pretrained=model, lm_epochs=0, schedule=((1, 1, 1e-3),), random_state=seed)
+    clf = ULMFiTClassifier(pretrained=model, language_model=None, schedule=((1, 1, 1e-3),), random_state=seed)
     clf.fit(X_train, y_train)
     regression = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[1e-3, 1e-2, 1e-1, 1], cv=3,
                                                                       max_iter=3000))

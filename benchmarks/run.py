@@ -6,7 +6,7 @@
 Datasets (``../shared/data``): TREC-6 (standard split), the IMDb sample (its own
 800/200 split), IMDb (a stratified subset; all 25k/25k with ``--imdb-train 0``) and the
 AG News test set (stratified k-fold cross-validation). Contenders on identical splits:
-``ULMFiTClassifier(lm_epochs=0)``: the shipped default model and the default schedule,
+``ULMFiTClassifier(language_model=None)``: the shipped default model and the default schedule,
 without stage 2, which did not help on these labelled-set sizes (see the ablation; its
 float32 and int8 predictions, and bfloat16 where the CPU has it natively, are scored from one fit); TF-IDF + logistic regression; TF-IDF +
 linear SVM; NB-SVM; fastai's ``text_classifier_learner`` from the same language model
@@ -36,7 +36,7 @@ from common import in_fresh_process, machine, peak_rss_mb, write_section  # noqa
 
 HEADING = "## Benchmark suite (`benchmarks/run.py`)"
 PAPER = {"trec": 96.4, "imdb": 95.4, "ag_news": 94.99}  # Howard & Ruder (2018), tables 2-3
-CONTENDERS = ("ULMFiT (lm_epochs=0)", "TF-IDF + logistic regression", "TF-IDF + linear SVM", "NB-SVM",
+CONTENDERS = ("ULMFiT (language_model=None)", "TF-IDF + logistic regression", "TF-IDF + linear SVM", "NB-SVM",
               "fastai text_classifier_learner")
 SIZES = {  # quick: IMDb train/test subset and AG News rows/folds
     True: {"imdb": (500, 500), "ag_news": (1500, 3), "fastai_on": ("trec",)},
@@ -52,7 +52,7 @@ def make(name: str, seed: int):
     from sk_ulmfit import ULMFiTClassifier
 
     return {
-        "ULMFiT (lm_epochs=0)": lambda: ULMFiTClassifier(lm_epochs=0, random_state=seed, n_jobs=-1),
+        "ULMFiT (language_model=None)": lambda: ULMFiTClassifier(language_model=None, random_state=seed, n_jobs=-1),
         "TF-IDF + logistic regression": tfidf_logistic_regression,
         "TF-IDF + linear SVM": tfidf_linear_svm,
         "NB-SVM": NBSVMClassifier,
@@ -239,7 +239,7 @@ def main() -> None:
         f"`python benchmarks/run.py --data-home ../shared/data{' --quick' if args.quick else ''}` "
         f"({minutes:.0f} min). Machine: {machine()}. Seed {args.seed}. One fresh process per "
         "contender and dataset; fit time includes tokenisation; prediction is texts per second "
-        "from raw text (tokenisation included). ULMFiT: `ULMFiTClassifier(lm_epochs=0)`, the "
+        "from raw text (tokenisation included). ULMFiT: `ULMFiTClassifier(language_model=None)`, the "
         "shipped model and the default schedule; fastai: the same starting weights and schedule.",
         results_table(results),
         "### Low-shot: TREC-6 with fewer labels (test set: the 500 standard questions)",

@@ -22,7 +22,7 @@ from common import machine, report
 from joblib import Memory
 from sklearn.model_selection import train_test_split
 
-from sk_ulmfit import ULMFiTClassifier
+from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
 from sk_ulmfit.datasets import fetch_imdb, fetch_trec
 
 GRADUAL = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3))
@@ -54,7 +54,9 @@ def score(task: str, candidate: str, params: dict, model: str, lm_epochs: int, s
     if candidate == "TF-IDF + logistic regression":
         estimator = tfidf_logistic_regression()
     else:
-        estimator = ULMFiTClassifier(pretrained=model, lm_epochs=lm_epochs, random_state=seed, **params)
+        stage2 = None if lm_epochs == 0 else "auto" if lm_epochs == 1 else ULMFiTLanguageModel(epochs=lm_epochs,
+                                                                                            drop_mult=0.3)
+        estimator = ULMFiTClassifier(pretrained=model, language_model=stage2, random_state=seed, **params)
     started = time.perf_counter()
     estimator.fit(X_train, y_train)
     seconds = time.perf_counter() - started

@@ -2,7 +2,7 @@
 
 IMDb's 50,000 unlabelled reviews (``{data_home}/imdb_unsup/``) fine-tune the pretrained
 language model (stage 2, ``ULMFiTLanguageModel``); the classifier then starts from that
-model with ``lm_epochs=0``. The unlabelled reviews that copy a labelled *test* review
+model with ``language_model=None``. The unlabelled reviews that copy a labelled *test* review
 word for word are left out. Rows: ULMFiT after stage 2, ULMFiT without stage 2 and the
 three TF-IDF baselines of ``targets.py`` on the same labelled subset; test on a stratified subset of
 the test reviews. The stage-2 model is kept in ``benchmarks/out/`` and reused.
@@ -82,8 +82,8 @@ def main() -> None:
 
     rows = [(f"ULMFiT ({args.model}) + stage 2 on {len(unlabelled):,} unlabelled reviews "
              f"({args.lm_epochs} epoch{'s' if args.lm_epochs > 1 else ''})",
-             ULMFiTClassifier(pretrained=str(stage2), lm_epochs=0, random_state=args.seed), stage2_seconds),
-            (f"ULMFiT ({args.model}), no stage 2", ULMFiTClassifier(pretrained=args.model, lm_epochs=0,
+             ULMFiTClassifier(pretrained=str(stage2), language_model=None, random_state=args.seed), stage2_seconds),
+            (f"ULMFiT ({args.model}), no stage 2", ULMFiTClassifier(pretrained=args.model, language_model=None,
                                                                     random_state=args.seed), 0.0),
             ("TF-IDF + logistic regression", tfidf_logistic_regression(), 0.0),
             ("TF-IDF + linear SVM", tfidf_linear_svm(), 0.0),

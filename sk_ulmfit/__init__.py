@@ -7,7 +7,7 @@ The estimators are imported on first use (PEP 562), so ``import sk_ulmfit.datase
 from importlib import import_module
 
 __all__ = ["ULMFiTClassifier", "ULMFiTLanguageModel", "available_models"]
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 # public name -> the module that defines it
 _LAZY = {"ULMFiTClassifier": ".classifier", "ULMFiTLanguageModel": ".language_model",

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_scalar
@@ -25,6 +25,7 @@ from ._persistence import (
     write_payload,
 )
 from .batching import training_batches
+from .language_model import SIZE_PARAMS, ULMFiTLanguageModel
 from .lm_cache import fine_tuned
 from .model import (
     EMBEDDING_NAMES,
@@ -51,13 +52,14 @@ from .training import (
     train_epoch,
 )
 from .transfer import transfer_head, warn_forgotten
-from .validation import check_labels, check_texts
+from .validation import check_labels, check_texts, warn_unused
 
 DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": ("forward", "backward")}
-LM_DROP_MULT = 0.3  # fastai's language-model fine-tuning examples
-# Stage 2 reads one token stream in rows of bptt tokens: 64 rows keep the cores busy and are
-# fastai's default; the classifier's smaller batch_size is for its few labelled texts.
-LM_BATCH_SIZE = 64
+# language_model="auto": stage 2 as fastai's ULMFiT examples fine-tune (drop_mult 0.3), one
+# epoch at 2e-3; 64 rows of bptt tokens keep the cores busy (the classifier's smaller
+# batch_size is for its few labelled texts). bptt, min_freq, max_vocab, weight_decay,
+# lr_schedule and verbose follow the classifier's.
+AUTO_LANGUAGE_MODEL = {"epochs": 1, "lr": 2e-3, "drop_mult": 0.3, "batch_size": 64}
 
 
 class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -88,13 +90,19 @@ default="english"
     direction : {"forward", "backward", "both"}, default="forward"
         Read texts forwards, backwards, or train one classifier each way and average
         their probabilities (the paper's bidirectional ensemble).
-    lm_epochs : int, default=1
-        Epochs of language-model fine-tuning on the training texts (plus
-        ``unlabeled_texts``) before the classifier is trained (ULMFiT's stage 2); 0 skips
-        it. Only used with ``pretrained``. Fine-tuned models are cached in memory, so a
-        grid search over classifier parameters fine-tunes once per distinct training set.
-    lm_lr : float, default=2e-3
-        Peak learning rate of that fine-tuning.
+    language_model : "auto", ULMFiTLanguageModel or None, default="auto"
+        ULMFiT's stage 2: how the pretrained language model is fine-tuned on the training
+        texts before the classifier is trained. An unfitted ``ULMFiTLanguageModel`` gives
+        the settings (``epochs``, ``lr``, ``drop_mult``, ``batch_size``, ``lr_schedule``,
+        ``verbose``, ``extra_texts`` for unlabelled texts of the domain, ...), so a grid
+        search reaches them as ``language_model__epochs``; the classifier sets its
+        ``direction``, ``device``, ``n_jobs`` and ``random_state``, and it starts from
+        ``pretrained`` (its own ``pretrained`` must stay ``None``). ``"auto"`` is
+        ``ULMFiTLanguageModel(epochs=1, lr=2e-3, drop_mult=0.3, batch_size=64)`` with this
+        classifier's ``bptt``, ``min_freq``, ``max_vocab``, ``weight_decay``,
+        ``lr_schedule`` and ``verbose``, and nothing with ``pretrained=None``. ``None``
+        skips stage 2. Fine-tuned models are cached in memory, so a grid search over
+        classifier parameters fine-tunes once per distinct training set.
     schedule : "ulmfit" or sequence of (unfreeze, epochs, lr), default="ulmfit"
         Stages of gradual unfreezing. ``unfreeze`` is the number of layer groups
         trained, counted from the top (1 = head only, 2 = head and last LSTM, ...,
@@ -181,8 +189,7 @@ default="english"
         *,
         pretrained="english",
         direction: str = "forward",
-        lm_epochs: int = 1,
-        lm_lr: float = 2e-3,
+        language_model="auto",
         schedule="ulmfit",
         lr_schedule: str = "one_cycle",
         lr_decay: float = 2.6,
@@ -206,8 +213,7 @@ default="english"
     ):
         self.pretrained = pretrained
         self.direction = direction
-        self.lm_epochs = lm_epochs
-        self.lm_lr = lm_lr
+        self.language_model = language_model
         self.schedule = schedule
         self.lr_schedule = lr_schedule
         self.lr_decay = lr_decay
@@ -230,7 +236,7 @@ default="english"
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Sequence[str], y, *, unlabeled_texts: Sequence[str] | None = None) -> "ULMFiTClassifier":
+    def fit(self, X: Sequence[str], y) -> "ULMFiTClassifier":
         """Train on texts ``X`` with labels ``y``.
 
         Parameters
@@ -239,9 +245,6 @@ default="english"
             The training texts; empty strings are allowed.
         y : array-like of shape (n_samples,)
             Labels of any sortable type (str, int, ...), at least two distinct.
-        unlabeled_texts : sequence of str, optional
-            Extra texts of the same domain for language-model fine-tuning (stage 2),
-            as the paper does with IMDb's unlabelled reviews. Needs ``pretrained``.
 
         Returns
         -------
@@ -249,18 +252,13 @@ default="english"
         """
         texts = check_texts(X)
         labels = check_labels(y, len(texts))
-        extra = [] if unlabeled_texts is None or len(unlabeled_texts) == 0 else check_texts(unlabeled_texts)
         classes, targets = np.unique(labels, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
                 f"y has a single class ({classes[0]!r}): a classifier needs at least 2 classes"
             )
         self._check_params()
-        if extra and (self.pretrained is None or self.lm_epochs == 0):
-            raise ValueError(
-                "unlabeled_texts feed language-model fine-tuning, which needs pretrained=<a "
-                "language model> and lm_epochs >= 1; drop unlabeled_texts or set both"
-            )
+        stage2 = self._stage2()
         device = resolve_device(self.device)
         starts = resolve(self.pretrained, DIRECTION_SETS[self.direction])
         if starts is not None and starts[0].head is not None:
@@ -269,6 +267,7 @@ default="english"
         stages = parse_schedule(self.schedule, n_groups=n_layers + 2)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         train_idx, valid_idx = self._split_validation(targets, rng)
+        extra = [] if stage2 is None else stage2._extra_texts()
         tokens = tokenize(texts + extra, n_jobs=self.n_jobs)[: len(texts)]  # extra: cached for stage 2
 
         directions, history = [], []
@@ -276,7 +275,7 @@ default="english"
             start = None if starts is None else starts[index]
             if starts is not None:
                 starts[index] = None  # its weights are copied; they need not stay in memory
-            trained, records = self._fit_direction(direction, start, texts + extra, tokens, classes,
+            trained, records = self._fit_direction(direction, start, stage2, texts, tokens, classes,
                                                    targets, stages, train_idx, valid_idx, device, rng)
             directions.append(trained)
             history.extend({"direction": direction, **record} for record in records)
@@ -290,7 +289,7 @@ default="english"
         self._inference_networks = {}
         return self
 
-    def _fit_direction(self, direction, start: Start | None, lm_texts, tokens, classes, targets, stages,
+    def _fit_direction(self, direction, start: Start | None, stage2, texts, tokens, classes, targets, stages,
                        train_idx, valid_idx, device, rng):
         tokens = [t[::-1] for t in tokens] if direction == "backward" else tokens
         seed = int(rng.integers(2**31 - 1))
@@ -299,8 +298,8 @@ default="english"
             vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
             encoder_weights, sizes = None, (self.emb_size, self.hidden_size, self.n_layers)
         else:
-            saved = start.language_model if self.lm_epochs == 0 else fine_tuned(
-                start.language_model, self.pretrained, lm_texts, self._lm_params(direction, seed))
+            saved = start.language_model if stage2 is None else fine_tuned(
+                start.language_model, self.pretrained, texts, self._stage2_params(stage2, direction, seed))
             vocab = Vocabulary(saved.itos).extend(tokens, self.min_freq, self.max_vocab)
             encoder_weights = encoder_part(aligned_weights(saved.weights, saved.itos, vocab.itos))
             sizes = (saved.config.emb_size, saved.config.hidden_size, saved.config.n_layers)
@@ -332,19 +331,39 @@ default="english"
             model = widen_vocabulary(model, config, rows, embedding).to(device)
         return TrainedDirection(direction, vocab, config, model.eval()), history
 
-    def _lm_params(self, direction: str, seed: int) -> dict:
-        return {"direction": direction, "epochs": self.lm_epochs, "lr": self.lm_lr,
-                "bptt": self.bptt, "batch_size": LM_BATCH_SIZE, "min_freq": self.min_freq,
-                "max_vocab": self.max_vocab, "drop_mult": LM_DROP_MULT,
-                "weight_decay": self.weight_decay, "device": self.device,
-                "random_state": seed if self.random_state is not None else None}
+    def _stage2(self) -> ULMFiTLanguageModel | None:
+        """The unfitted estimator of stage 2 in this configuration, or ``None`` for none."""
+        if self.language_model is None:
+            return None
+        if isinstance(self.language_model, str):  # "auto" (checked by _check_params)
+            if self.pretrained is None:
+                return None
+            return ULMFiTLanguageModel(**AUTO_LANGUAGE_MODEL, bptt=self.bptt, min_freq=self.min_freq,
+                                       max_vocab=self.max_vocab, weight_decay=self.weight_decay,
+                                       lr_schedule=self.lr_schedule, verbose=self.verbose)
+        if self.pretrained is None:
+            raise ValueError("language_model fine-tunes the pretrained model (stage 2), but pretrained=None: "
+                             "set pretrained, or language_model=None to train from random weights")
+        if self.language_model.pretrained is not None:
+            raise ValueError("stage 2 starts from the classifier's pretrained model: set pretrained on the "
+                             "classifier and leave language_model's pretrained as None")
+        return clone(self.language_model)
+
+    def _stage2_params(self, stage2: ULMFiTLanguageModel, direction: str, seed: int) -> dict:
+        """``stage2``'s parameters, with what the classifier decides for it."""
+        return {**stage2.get_params(deep=False), "direction": direction, "device": self.device,
+                "n_jobs": self.n_jobs, "random_state": seed if self.random_state is not None else None}
 
     def _check_params(self) -> None:
         if self.direction not in DIRECTION_SETS:
             raise ValueError(f"direction must be one of {sorted(DIRECTION_SETS)}; got {self.direction!r}")
         check_lr_schedule(self.lr_schedule)
-        check_scalar(self.lm_epochs, "lm_epochs", numbers.Integral, min_val=0)
-        check_scalar(self.lm_lr, "lm_lr", numbers.Real, min_val=0, include_boundaries="neither")
+        if not (self.language_model is None or isinstance(self.language_model, ULMFiTLanguageModel)
+                or (isinstance(self.language_model, str) and self.language_model == "auto")):
+            raise TypeError(f"language_model must be 'auto', None or an unfitted ULMFiTLanguageModel; "
+                            f"got {self.language_model!r}")
+        if self.pretrained is not None:
+            warn_unused(self, SIZE_PARAMS, "a pretrained encoder brings its own size")
         for name in ("emb_size", "hidden_size", "n_layers", "bptt", "max_len", "min_freq", "max_vocab"):
             check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=2)

@@ -40,9 +40,11 @@ from .training import (
     seeded,
     train_language_model_epoch,
 )
-from .validation import check_texts
+from .validation import check_texts, warn_unused
 
 DIRECTIONS = ("forward", "backward")
+# Size parameters that a pretrained model replaces with its own
+SIZE_PARAMS = ("emb_size", "hidden_size", "n_layers")
 # Parameters written into saved files (plain values; not pretrained, device or verbose).
 SAVED_PARAMS = ("bptt", "epochs", "lr", "batch_size", "min_freq", "max_vocab", "weight_decay",
                 "lr_schedule", "n_sampled")
@@ -81,6 +83,12 @@ class ULMFiTLanguageModel(BaseEstimator):
         Which corpus tokens enter the vocabulary.
     weight_decay : float, default=0.01
     lr_schedule : {"one_cycle", "slanted_triangular"}, default="one_cycle"
+    extra_texts : sequence of str or None, default=None
+        Texts added to those ``fit`` receives. Inside a classifier
+        (``ULMFiTClassifier(language_model=ULMFiTLanguageModel(extra_texts=unlabelled))``)
+        these are the domain's unlabelled texts for stage 2, as the paper uses IMDb's
+        unlabelled reviews: a parameter, not fit data, so cross-validation never slices
+        them, and every fold's stage 2 reads all of them.
     n_sampled : int or None, default=2048
         Training scores the true next token against this many sampled candidates (a
         sampled softmax: about 3x faster per token on a CPU at a 24k-token vocabulary;
@@ -120,6 +128,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         max_vocab: int = 60000,
         weight_decay: float = 0.01,
         lr_schedule: str = "one_cycle",
+        extra_texts: Sequence[str] | None = None,
         n_sampled: int | None = 2048,
         n_jobs: int | None = None,
         device="auto",
@@ -140,6 +149,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         self.max_vocab = max_vocab
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.extra_texts = extra_texts
         self.n_sampled = n_sampled
         self.n_jobs = n_jobs
         self.device = device
@@ -160,8 +170,11 @@ class ULMFiTLanguageModel(BaseEstimator):
         return self._fit_from(None if starts is None else starts[0].language_model, texts)
 
     def _fit_from(self, start: SavedLanguageModel | None, texts: list[str]) -> "ULMFiTLanguageModel":
-        """Train on ``texts`` from ``start`` (``None``: random weights)."""
+        """Train on ``texts`` (and ``extra_texts``) from ``start`` (``None``: random weights)."""
         self._check_params()
+        if start is not None:
+            warn_unused(self, SIZE_PARAMS, "a pretrained model brings its own size")
+        texts = list(texts) + self._extra_texts()
         device = resolve_device(self.device)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
 
@@ -215,6 +228,11 @@ class ULMFiTLanguageModel(BaseEstimator):
         check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
         for name in ("drop_mult", "weight_decay"):
             check_scalar(getattr(self, name), name, numbers.Real, min_val=0)
+
+    def _extra_texts(self) -> list[str]:
+        if self.extra_texts is None or len(self.extra_texts) == 0:
+            return []
+        return check_texts(self.extra_texts)
 
     # ------------------------------------------------------------ scoring
     def score(self, X: Sequence[str], y=None) -> float:

@@ -4,7 +4,7 @@ Rules (per reading direction):
 
 - the encoder and its vocabulary become a language model (decoder tied to the embedding),
   so the new classifier's vocabulary is aligned exactly as with a pretrained language
-  model, and the new domain's texts can fine-tune it first (``lm_epochs``);
+  model, and the new domain's texts can fine-tune it first (``language_model``);
 - the head's layers below the output layer are kept whenever some classes are shared;
 - the output layer keeps the row of every class the two label sets share; new classes
   get freshly initialised rows. No shared class: the whole head is new.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -96,3 +98,13 @@ def _raise_mixed(labels: np.ndarray, cause: Exception | None = None) -> None:
         f"labels must be of one sortable type; y mixes {kinds}: convert them, "
         "e.g. [str(label) for label in y]"
     ) from cause
+
+
+def warn_unused(estimator, names, reason: str) -> None:
+    """Warn that the parameters ``names`` set away from their defaults do nothing here."""
+    defaults = inspect.signature(type(estimator).__init__).parameters
+    changed = [name for name in names if getattr(estimator, name) != defaults[name].default]
+    if changed:
+        settings = ", ".join(f"{name}={getattr(estimator, name)!r}" for name in changed)
+        warnings.warn(f"{settings} not used: {reason}; leave {'it' if len(changed) == 1 else 'them'} "
+                      "at the default, or start from random weights (pretrained=None)", UserWarning, stacklevel=4)

@@ -293,7 +293,7 @@ def test_bad_input_to_fit_says_what_is_wrong(X, y, error, message):
         ({"device": "tpu"}, "device"),
         ({"pretrained": "no-such-model"}, "not understood"),
         ({"direction": "sideways"}, "direction"),
-        ({"lm_epochs": -1}, "lm_epochs"),
+        ({"language_model": "yes"}, "language_model must be"),
         ({"emb_size": 0}, "emb_size"),
         ({"lr_decay": 0}, "lr_decay"),
     ],
@@ -301,7 +301,7 @@ def test_bad_input_to_fit_says_what_is_wrong(X, y, error, message):
 def test_bad_parameters_fail_at_fit(trec, params, message):
     X_train, y_train, _, _ = trec
     clf = ULMFiTClassifier(**{**TINY, **params})  # construction never fails
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         clf.fit(X_train[:50], y_train[:50])
 
 

@@ -85,7 +85,7 @@ def test_int8_is_close_and_leaves_the_model_alone(review_ids):
 def test_lower_precision_predicts_nearly_the_same(trec, precision):
     X, y = trec[0][:200], trec[1][:200]
     clf = ULMFiTClassifier(pretrained=None, emb_size=16, hidden_size=32, n_layers=1,
-                           schedule=(("all", 1, 1e-2),), lm_epochs=0, random_state=0).fit(X, y)
+                           schedule=(("all", 1, 1e-2),), language_model=None, random_state=0).fit(X, y)
     exact = clf.predict_proba(X)
     clf.set_params(predict_precision=precision)
     approximate = clf.predict_proba(X)

@@ -130,7 +130,7 @@ def test_pretraining_writes_a_model_the_estimators_use(corpus_files, tmp_path, t
         assert (tmp_path / name).stat().st_mode == (tmp_path / "plain").stat().st_mode
     X_train, y_train, X_test, _ = trec
     tiny = {k: v for k, v in TINY.items() if k not in ("pretrained", "emb_size", "hidden_size", "n_layers")}
-    clf = ULMFiTClassifier(pretrained=tmp_path / "lm.pt", lm_epochs=0, random_state=0,
+    clf = ULMFiTClassifier(pretrained=tmp_path / "lm.pt", language_model=None, random_state=0,
                            **tiny).fit(X_train[:100], y_train[:100])
     assert clf.predict_proba(X_test[:5]).shape == (5, len(clf.classes_))
 

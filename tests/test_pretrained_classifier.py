@@ -6,6 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV
 
 from sk_ulmfit import ULMFiTClassifier, lm_cache
 from sk_ulmfit.language_model import ULMFiTLanguageModel
@@ -35,7 +38,7 @@ def _params(**overrides):
 
 def test_encoder_starts_from_the_language_model(tiny_pretrained, trec):
     X_train, y_train, _, _ = trec
-    clf = ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=0,
+    clf = ULMFiTClassifier(pretrained=tiny_pretrained, language_model=None,
                            **_params(schedule=HEAD_ONLY)).fit(X_train, y_train)
     trained = clf.directions_[0]
     assert trained.config.emb_size == tiny_pretrained.config_.emb_size
@@ -51,7 +54,7 @@ def test_encoder_starts_from_the_language_model(tiny_pretrained, trec):
 
 def test_only_the_embedding_rows_of_the_training_tokens_train(tiny_pretrained, trec):
     X_train, y_train, _, _ = trec
-    clf = ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=0,
+    clf = ULMFiTClassifier(pretrained=tiny_pretrained, language_model=None,
                            **_params(schedule=(("all", 1, 1e-2),))).fit(X_train, y_train)
     trained = clf.directions_[0]
     embedding = classifier_encoder(trained.network).encoder.weight.detach().cpu()
@@ -98,20 +101,45 @@ def test_stage_two_runs_once_per_training_set(tiny_pretrained, trec, monkeypatch
 
     monkeypatch.setattr(ULMFiTLanguageModel, "_fit_from", counting_fit)
     for schedule in (HEAD_ONLY, (("all", 1, 1e-2),)):
-        ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=1, **_params(schedule=schedule)).fit(
+        ULMFiTClassifier(pretrained=tiny_pretrained, language_model="auto", **_params(schedule=schedule)).fit(
             X_train[:200], y_train[:200])
     assert calls == [200]
-    ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=1, **_params()).fit(
-        X_train[:200], y_train[:200], unlabeled_texts=X_train[200:300])
-    assert calls == [200, 300]  # other texts: fine-tuned again, on labelled + unlabelled
+    extra = ULMFiTLanguageModel(extra_texts=X_train[200:300], drop_mult=0.3)
+    ULMFiTClassifier(pretrained=tiny_pretrained, language_model=extra, **_params()).fit(X_train[:200], y_train[:200])
+    assert calls == [200, 200]  # other settings: fine-tuned again, on labelled + unlabelled
+
+
+@pytest.mark.filterwarnings("ignore:The least populated class")
+def test_stage_two_is_a_nested_estimator(tiny_pretrained, trec, monkeypatch):
+    X_train, y_train, _, _ = trec
+    unlabelled = list(X_train[200:400])  # as many as the labelled texts: a fit argument would be sliced per fold
+    clf = ULMFiTClassifier(pretrained=FrozenEstimator(tiny_pretrained),
+                           language_model=ULMFiTLanguageModel(epochs=1, extra_texts=unlabelled),
+                           **_params(schedule=HEAD_ONLY))
+    assert clf.get_params()["language_model__epochs"] == 1
+    assert clone(clf).language_model is not clf.language_model  # cloned, never shared
+    seen, original = [], ULMFiTLanguageModel._fit_from
+
+    def recording_fit(self, start, texts):
+        seen.append((self.epochs, self.lr_schedule, len(texts) + len(self._extra_texts())))
+        return original(self, start, texts)
+
+    monkeypatch.setattr(ULMFiTLanguageModel, "_fit_from", recording_fit)
+    lm_cache.clear()
+    search = GridSearchCV(clf, {"language_model__epochs": [1, 2],
+                                "language_model__lr_schedule": ["slanted_triangular"]}, cv=2, refit=False)
+    search.fit(X_train[:200], y_train[:200])
+    assert sorted(seen) == [(1, "slanted_triangular", 100 + 200)] * 2 + [(2, "slanted_triangular", 100 + 200)] * 2
+    assert clf.language_model.epochs == 1 and clf.language_model.lr_schedule == "one_cycle"  # untouched
 
 
 def test_unlabeled_texts_extend_the_vocabulary(tiny_pretrained, trec):
     X_train, y_train, _, _ = trec
     marker = "zyzzogeton"
     extra = [f"The {marker} is a word ."] * 5
-    clf = ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=1, **_params(schedule=HEAD_ONLY))
-    clf.fit(X_train[:100], y_train[:100], unlabeled_texts=extra)
+    stage2 = ULMFiTLanguageModel(extra_texts=extra, drop_mult=0.3)
+    clf = ULMFiTClassifier(pretrained=tiny_pretrained, language_model=stage2, **_params(schedule=HEAD_ONLY))
+    clf.fit(X_train[:100], y_train[:100])
     assert marker in clf.directions_[0].vocab.stoi
 
 
@@ -122,7 +150,7 @@ def test_both_directions_average_their_probabilities(tiny_pretrained, wiki_artic
                                    min_freq=2).fit(wiki_articles[:20])
     tiny_pretrained.save(tmp_path / "fwd.pt")
     backward.save(tmp_path / "bwd.pt")
-    clf = ULMFiTClassifier(pretrained=tiny_pretrained, direction="both", lm_epochs=0, **_params())
+    clf = ULMFiTClassifier(pretrained=tiny_pretrained, direction="both", language_model=None, **_params())
     with pytest.raises(ValueError, match="forward language model but a backward one"):
         clf.fit(X_train, y_train)  # one forward model cannot serve both directions
 
@@ -152,8 +180,8 @@ def test_both_directions_average_their_probabilities(tiny_pretrained, wiki_artic
 def test_pretrained_from_a_saved_file(tiny_pretrained, trec, tmp_path):
     X_train, y_train, X_test, _ = trec
     path = tiny_pretrained.save(tmp_path / "lm.pt")
-    from_file = ULMFiTClassifier(pretrained=str(path), lm_epochs=0, **_params()).fit(X_train, y_train)
-    from_object = ULMFiTClassifier(pretrained=tiny_pretrained, lm_epochs=0, **_params()).fit(X_train, y_train)
+    from_file = ULMFiTClassifier(pretrained=str(path), language_model=None, **_params()).fit(X_train, y_train)
+    from_object = ULMFiTClassifier(pretrained=tiny_pretrained, language_model=None, **_params()).fit(X_train, y_train)
     np.testing.assert_allclose(from_file.predict_proba(X_test), from_object.predict_proba(X_test), atol=1e-6)
 
 
@@ -163,11 +191,20 @@ def test_unfitted_language_model_is_refused(trec):
         ULMFiTClassifier(pretrained=ULMFiTLanguageModel(), **_params()).fit(X_train, y_train)
 
 
-def test_unlabeled_texts_need_a_language_model(trec):
+def test_stage_two_settings_that_cannot_apply_are_refused_or_warned(tiny_pretrained, trec):
     X_train, y_train, _, _ = trec
-    with pytest.raises(ValueError, match="unlabeled_texts feed language-model fine-tuning"):
-        ULMFiTClassifier(pretrained=None, **_params()).fit(X_train[:50], y_train[:50],
-                                                           unlabeled_texts=["more text"])
+    with pytest.raises(ValueError, match="but pretrained=None"):
+        ULMFiTClassifier(pretrained=None, language_model=ULMFiTLanguageModel(extra_texts=["more text"]),
+                         **_params()).fit(X_train[:50], y_train[:50])
+    with pytest.raises(ValueError, match="leave language_model's pretrained as None"):
+        ULMFiTClassifier(pretrained=tiny_pretrained, language_model=ULMFiTLanguageModel(pretrained="english"),
+                         **_params()).fit(X_train[:50], y_train[:50])
+    with pytest.warns(UserWarning, match=r"hidden_size=7 not used: a pretrained encoder brings its own size"):
+        ULMFiTClassifier(pretrained=tiny_pretrained, hidden_size=7, language_model=None,
+                         **_params(schedule=HEAD_ONLY)).fit(X_train[:50], y_train[:50])
+    with pytest.warns(UserWarning, match=r"emb_size=8, n_layers=1 not used: a pretrained model"):
+        ULMFiTClassifier(pretrained=tiny_pretrained, language_model=ULMFiTLanguageModel(emb_size=8, n_layers=1),
+                         **_params(schedule=HEAD_ONLY)).fit(X_train[:50], y_train[:50])
 
 
 def test_default_starts_from_the_shipped_model(trec, wiki_articles):
@@ -182,7 +219,7 @@ def test_default_starts_from_the_shipped_model(trec, wiki_articles):
             assert language_model.perplexity(wiki_articles[:2]) < uniform / 100  # a real language model
     shipped = ULMFiTLanguageModel.from_pretrained("english", direction="forward")
     X_train, y_train, _, _ = trec
-    clf = ULMFiTClassifier(lm_epochs=0, schedule=HEAD_ONLY, batch_size=32, random_state=0)
+    clf = ULMFiTClassifier(language_model=None, schedule=HEAD_ONLY, batch_size=32, random_state=0)
     clf.fit(X_train[:200], y_train[:200])
     trained = clf.directions_[0]
     assert trained.config.emb_size == shipped.config_.emb_size

@@ -18,7 +18,7 @@ FROZEN = ((1, 1, 1e-9),)
 
 def _params(**overrides):
     params = {k: v for k, v in TINY.items() if k not in ("pretrained", "emb_size", "hidden_size", "n_layers")}
-    return {**params, "random_state": 0, "lm_epochs": 0, "schedule": FROZEN, **overrides}
+    return {**params, "random_state": 0, "language_model": None, "schedule": FROZEN, **overrides}
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_new_tokens_start_from_the_mean_embedding(source, data_home):
 
 def test_language_model_fine_tuning_before_transfer(source, trec):
     X_train, y_train, _, _ = trec
-    new = ULMFiTClassifier(pretrained=source, **_params(lm_epochs=1)).fit(X_train, y_train)
+    new = ULMFiTClassifier(pretrained=source, **_params(language_model="auto")).fit(X_train, y_train)
     old, fresh = _encoder(source), _encoder(new)
     assert not torch.allclose(fresh["rnns.0.weight_hh_l0_raw"], old["rnns.0.weight_hh_l0_raw"])
     for label, row in _rows(source).items():  # the head still starts from the source's
