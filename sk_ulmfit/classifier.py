@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, check_scalar
+from sklearn.utils.validation import check_is_fitted, check_memory, check_scalar
 
 from . import inference
 from ._persistence import (
@@ -151,6 +151,14 @@ default="english"
         and accuracy in ``history_``. ``None`` trains on everything.
     weight_decay : float, default=0.01
         Decoupled weight decay of the Adam optimiser.
+    memory : None, str, path or joblib.Memory, default=None
+        Where tokens and fine-tuned language models (stage 2) are cached, as
+        ``Pipeline(memory=...)``. ``None`` caches in this process only (the tokens of the
+        last 100,000 texts, the last 4 fine-tuned models). A folder or ``joblib.Memory``
+        also keeps them on disk, shared by every process that uses the folder: a
+        ``GridSearchCV(n_jobs=2)`` then tokenises and fine-tunes each training set once
+        overall, and later runs start from it. The cache grows until you clear it
+        (``joblib.Memory(folder).clear()`` or delete the folder).
     n_jobs : int or None, default=None
         Worker processes for tokenising large batches of new texts (joblib's meaning:
         ``None`` is 1 unless inside ``joblib.parallel_config``, -1 is every core).
@@ -206,6 +214,7 @@ default="english"
         predict_precision: str = "float32",
         validation_fraction: float | None = None,
         weight_decay: float = 0.01,
+        memory=None,
         n_jobs: int | None = None,
         device="auto",
         random_state=None,
@@ -230,6 +239,7 @@ default="english"
         self.predict_precision = predict_precision
         self.validation_fraction = validation_fraction
         self.weight_decay = weight_decay
+        self.memory = memory
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
@@ -268,7 +278,8 @@ default="english"
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         train_idx, valid_idx = self._split_validation(targets, rng)
         extra = [] if stage2 is None else stage2._extra_texts()
-        tokens = tokenize(texts + extra, n_jobs=self.n_jobs)[: len(texts)]  # extra: cached for stage 2
+        # the extra texts are tokenised here too, so stage 2 finds them in the cache
+        tokens = tokenize(texts + extra, n_jobs=self.n_jobs, memory=self.memory)[: len(texts)]
 
         directions, history = [], []
         for index, direction in enumerate(DIRECTION_SETS[self.direction]):
@@ -299,7 +310,8 @@ default="english"
             encoder_weights, sizes = None, (self.emb_size, self.hidden_size, self.n_layers)
         else:
             saved = start.language_model if stage2 is None else fine_tuned(
-                start.language_model, self.pretrained, texts, self._stage2_params(stage2, direction, seed))
+                start.language_model, self.pretrained, texts, self._stage2_params(stage2, direction, seed),
+                self.memory)
             vocab = Vocabulary(saved.itos).extend(tokens, self.min_freq, self.max_vocab)
             encoder_weights = encoder_part(aligned_weights(saved.weights, saved.itos, vocab.itos))
             sizes = (saved.config.emb_size, saved.config.hidden_size, saved.config.n_layers)
@@ -362,6 +374,7 @@ default="english"
                 or (isinstance(self.language_model, str) and self.language_model == "auto")):
             raise TypeError(f"language_model must be 'auto', None or an unfitted ULMFiTLanguageModel; "
                             f"got {self.language_model!r}")
+        check_memory(self.memory)
         if self.pretrained is not None:
             warn_unused(self, SIZE_PARAMS, "a pretrained encoder brings its own size")
         for name in ("emb_size", "hidden_size", "n_layers", "bptt", "max_len", "min_freq", "max_vocab"):

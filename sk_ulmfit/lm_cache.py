@@ -1,8 +1,10 @@
-"""Stage 2 (language-model fine-tuning) with an in-process cache.
+"""Stage 2 (language-model fine-tuning), cached in this process and, with ``memory``, on disk.
 
 A grid search over classifier parameters fits many classifiers on the same training
 texts; the fine-tuned language model depends only on the starting model, the texts and
-the fine-tuning parameters, so it is computed once per distinct combination.
+the fine-tuning parameters, so it is computed once per distinct combination: in this
+process (the last ``CACHE_SIZE``), and with the classifier's ``memory`` (joblib.Memory)
+once across every process that shares its folder.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import joblib
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils.validation import check_memory
 
 from ._persistence import SavedLanguageModel
 from .language_model import ULMFiTLanguageModel
@@ -21,21 +24,36 @@ CACHE_SIZE = 4
 _cache: OrderedDict[str, object] = OrderedDict()
 
 
-def fine_tuned(start: SavedLanguageModel, spec, texts: list[str], params: dict) -> SavedLanguageModel:
+# Parameters that do not change the fine-tuned model: left out of the cache key.
+NOT_IN_KEY = ("n_jobs", "verbose")
+
+
+def fine_tuned(start: SavedLanguageModel, spec, texts: list[str], params: dict, memory=None) -> SavedLanguageModel:
     """``start`` fine-tuned on ``texts`` by ``ULMFiTLanguageModel(**params)``, cached.
 
     ``spec`` is what the user passed as ``pretrained``; with ``params`` and ``texts`` it
-    forms the cache key.
+    forms the cache key. ``memory`` (``None``, a folder or a ``joblib.Memory``) adds the
+    on-disk cache.
     """
-    key = joblib.hash((_fingerprint(spec), texts, sorted(params.items())))
+    fingerprint = _fingerprint(spec)
+    settings = sorted((name, value) for name, value in params.items() if name not in NOT_IN_KEY)
+    key = joblib.hash((fingerprint, texts, settings))
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    model = ULMFiTLanguageModel(**params)._fit_from(start, texts)._saved()
+    memory = check_memory(memory)
+    run = _fine_tune if memory.location is None else memory.cache(_fine_tune, ignore=["start", "params"])
+    model = run(fingerprint, texts, settings, start, params)
     _cache[key] = model
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
     return model
+
+
+def _fine_tune(fingerprint, texts: list[str], settings: list, start: SavedLanguageModel,
+               params: dict) -> SavedLanguageModel:
+    """Stage 2 itself; ``fingerprint`` and ``settings`` only key the on-disk cache."""
+    return ULMFiTLanguageModel(**params)._fit_from(start, texts)._saved()
 
 
 def clear() -> None:

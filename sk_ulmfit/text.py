@@ -20,6 +20,7 @@ from fastai.text.core import (
 )
 from fastai.text.data import make_vocab
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+from sklearn.utils.validation import check_memory
 
 # spaCy refuses texts over ``nlp.max_length`` (1,000,000 characters); longer documents
 # are cut at a space into pieces of at most this many characters, which gives the
@@ -166,17 +167,23 @@ _cache: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 PARALLEL_MIN_CHARS = 300_000
 
 
-def tokenize(texts: Iterable[str], n_jobs: int | None = None) -> list[list[str]]:
+def tokenize(texts: Iterable[str], n_jobs: int | None = None, memory=None) -> list[list[str]]:
     """fastai tokens of each text (one spaCy pipeline per process, built on first use).
 
     Texts tokenised recently in this process are not tokenised again. ``n_jobs``
     (joblib's meaning: ``None`` is 1 unless in a ``joblib.parallel_config`` context, -1
-    is every core) spreads a large batch of new texts over worker processes.
+    is every core) spreads a large batch of new texts over worker processes. ``memory``
+    (a folder or ``joblib.Memory``) also keeps the tokens of each batch of texts on disk,
+    for other processes and later runs.
     """
     texts = list(texts)
     missing = list(dict.fromkeys(text for text in texts if text not in _cache))
-    for text, tokens in zip(missing, _tokenize_new(missing, n_jobs), strict=True):
-        _cache[text] = tuple(sys.intern(token) for token in tokens)  # shared strings: less memory
+    if missing:
+        memory = check_memory(memory)
+        new = _tokenize_new(missing, n_jobs) if memory.location is None else \
+            memory.cache(_tokenize_new, ignore=["n_jobs"])(missing, n_jobs)
+        for text, tokens in zip(missing, new, strict=True):
+            _cache[text] = tuple(sys.intern(token) for token in tokens)  # shared strings: less memory
     result = []
     for text in texts:
         _cache.move_to_end(text)

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 
-from sk_ulmfit import ULMFiTClassifier, lm_cache
+from sk_ulmfit import ULMFiTClassifier, lm_cache, text
 from sk_ulmfit.language_model import ULMFiTLanguageModel
 from sk_ulmfit.model import (
     ClassifierConfig,
@@ -246,3 +246,23 @@ def test_english_model_is_shipped_and_beats_wikitext2(wiki_articles, direction):
     assert english.config_.to_dict() == metadata["config"]
     wikitext2 = ULMFiTLanguageModel.from_pretrained("wikitext-2", direction=direction)
     assert english.perplexity(wiki_articles[:3]) < wikitext2.perplexity(wiki_articles[:3])
+
+
+@pytest.mark.filterwarnings("ignore:The least populated class")
+def test_memory_tokenises_and_fine_tunes_each_training_set_once_across_processes(tiny_pretrained, trec, tmp_path,
+                                                                                 monkeypatch):
+    X_train, y_train, _, _ = trec
+    tiny_pretrained.save(tmp_path / "lm.pt")
+    cache = tmp_path / "cache"
+    clf = ULMFiTClassifier(pretrained=str(tmp_path / "lm.pt"), memory=str(cache), **_params(schedule=HEAD_ONLY))
+    grid = {"lr_decay": [2.0, 2.6]}
+    GridSearchCV(clf, grid, cv=2, n_jobs=2, refit=False).fit(X_train[:200], y_train[:200])  # 4 fits, 2 processes
+    assert len(list(cache.rglob("_fine_tune/*/output.pkl"))) == 2  # one per training fold
+    assert len(list(cache.rglob("_tokenize_new/*/output.pkl"))) == 2
+
+    lm_cache.clear(), text.clear_token_cache()  # this process has seen nothing: stage 2 comes from disk
+    calls = []
+    monkeypatch.setattr(ULMFiTLanguageModel, "_fit_from", lambda *args: calls.append("stage 2"))
+    search = GridSearchCV(clf, grid, cv=2, refit=False).fit(X_train[:200], y_train[:200])
+    assert calls == [] and np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert len(list(cache.rglob("*/output.pkl"))) == 4  # nothing new was computed
