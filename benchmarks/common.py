@@ -18,7 +18,7 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 def machine() -> str:
     import torch
 
-    from sk_ulmfit.inference import native_bfloat16_cpu
+    from sk_ulmfit._inference import native_bfloat16_cpu
 
     device = f"GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "CPU only"
     bfloat16 = "native bfloat16" if native_bfloat16_cpu() else "no native bfloat16"

@@ -36,8 +36,8 @@ def fastai_learner(X_train, y_train, *, language_model=None, sizes=(200, 512, 3)
     from fastai.text.models.awdlstm import AWD_LSTM
     from fastai.torch_core import set_seed
 
-    from sk_ulmfit.model import encoder_part
-    from sk_ulmfit.text import Vocabulary
+    from sk_ulmfit._model import encoder_part
+    from sk_ulmfit._text import Vocabulary
 
     set_seed(seed)
     if language_model is not None:
@@ -95,7 +95,7 @@ class FastaiTextClassifier:
 
     def fit(self, X, y):
         from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-        from sk_ulmfit.schedule import ULMFIT_SCHEDULE
+        from sk_ulmfit._schedule import ULMFIT_SCHEDULE
 
         batch_size = self.batch_size or ULMFiTClassifier().batch_size
         self.learn_ = fastai_learner(X, y, language_model=ULMFiTLanguageModel.from_pretrained(self.pretrained),

@@ -19,8 +19,8 @@ import time
 from common import machine, write_section
 
 from sk_ulmfit import ULMFiTLanguageModel
+from sk_ulmfit._text import tokenize
 from sk_ulmfit.datasets import fetch_wikitext2, wikitext_articles
-from sk_ulmfit.text import tokenize
 
 # min_freq=1 gives the subset a vocabulary of the shipped model's size (24k)
 SIZE = {"emb_size": 200, "hidden_size": 512, "n_layers": 3, "drop_mult": 0.3, "batch_size": 64,

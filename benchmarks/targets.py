@@ -26,8 +26,8 @@ from joblib import Memory
 from sklearn.model_selection import StratifiedKFold
 
 from sk_ulmfit import ULMFiTClassifier
+from sk_ulmfit._pretrained import SHIPPED, _shipped_path
 from sk_ulmfit.datasets import fetch_ag_news, fetch_imdb, fetch_imdb_sample, fetch_trec
-from sk_ulmfit.pretrained import SHIPPED, _shipped_path
 
 MEMORY = Memory(Path(__file__).with_name("out") / "targets_cache", verbose=0)
 BASELINES = {"TF-IDF + logistic regression": tfidf_logistic_regression, "TF-IDF + linear SVM": tfidf_linear_svm,

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
+from sk_ulmfit._language_model import ULMFiTLanguageModel
 from sk_ulmfit.datasets import fetch_wikitext2, wikitext_articles
-from sk_ulmfit.language_model import ULMFiTLanguageModel
 
 
 def main() -> None:

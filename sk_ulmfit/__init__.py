@@ -10,8 +10,8 @@ __all__ = ["ULMFiTClassifier", "ULMFiTLanguageModel", "available_models"]
 __version__ = "0.2.0.dev0"
 
 # public name -> the module that defines it
-_LAZY = {"ULMFiTClassifier": ".classifier", "ULMFiTLanguageModel": ".language_model",
-         "available_models": ".pretrained"}
+_LAZY = {"ULMFiTClassifier": "._classifier", "ULMFiTLanguageModel": "._language_model",
+         "available_models": "._pretrained"}
 
 
 def __getattr__(name: str):

@@ -37,7 +37,7 @@ import spacy
 from joblib import Parallel, delayed, effective_n_jobs
 
 from ._atomic import atomic_target
-from .text import FastaiTokenizer, Vocabulary
+from ._text import FastaiTokenizer, Vocabulary
 
 _OPENERS: dict[str, Callable[..., IO]] = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
 FORMATS = (".jsonl", ".txt")

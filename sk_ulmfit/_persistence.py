@@ -38,8 +38,8 @@ import torch
 from fastai.text.learner import clean_raw_keys
 
 from ._atomic import atomic_target
-from .model import ClassifierConfig, LanguageModelConfig, TrainedDirection, build_classifier
-from .text import Vocabulary
+from ._model import ClassifierConfig, LanguageModelConfig, TrainedDirection, build_classifier
+from ._text import Vocabulary
 
 LANGUAGE_MODEL = "sk_ulmfit.language_model"
 CLASSIFIER = "sk_ulmfit.classifier"

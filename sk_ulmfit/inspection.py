@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import ConfusionMatrixDisplay, pairwise_distances_chunked
 
-from .validation import check_texts
+from ._validation import check_texts
 
 EPSILON = 1e-12
 

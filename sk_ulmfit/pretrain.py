@@ -41,14 +41,14 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from ._atomic import atomic_target
 from ._corpus import Corpus, TokenCache
+from ._language_model import DIRECTIONS, ULMFiTLanguageModel
+from ._lm_data import n_windows, stream_windows
+from ._model import LanguageModelConfig, build_language_model, state_dict_on_cpu
 from ._persistence import SavedLanguageModel, language_model_payload, read_language_model, write_payload
 from ._sampled_softmax import make_sampler
-from .language_model import DIRECTIONS, ULMFiTLanguageModel
-from .lm_data import n_windows, stream_windows
-from .model import LanguageModelConfig, build_language_model, state_dict_on_cpu
-from .schedule import StageRates, make_optimizer
-from .text import Vocabulary
-from .training import (
+from ._schedule import StageRates, make_optimizer
+from ._text import Vocabulary
+from ._training import (
     language_model_loss,
     network_loss,
     resolve_device,

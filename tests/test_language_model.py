@@ -8,9 +8,9 @@ import torch
 from fastai.text.models.awdlstm import AWD_LSTM, awd_lstm_lm_config
 from fastai.text.models.core import get_language_model
 
+from sk_ulmfit._language_model import ULMFiTLanguageModel
+from sk_ulmfit._text import Vocabulary
 from sk_ulmfit.datasets import fetch_imdb_sample
-from sk_ulmfit.language_model import ULMFiTLanguageModel
-from sk_ulmfit.text import Vocabulary
 
 from .conftest import TINY_LM
 

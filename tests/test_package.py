@@ -21,3 +21,49 @@ def test_the_public_names_resolve_on_first_use():
         assert getattr(sk_ulmfit, name).__name__ == name
     with pytest.raises(AttributeError, match="NoSuchThing"):
         sk_ulmfit.NoSuchThing  # noqa: B018
+
+
+def test_pickles_name_the_public_path_only(tmp_path):
+    import pickle
+
+    from .conftest import TINY
+
+    clf = sk_ulmfit.ULMFiTClassifier(**TINY, random_state=0).fit(["a b c", "d e f", "a c", "d f"], [0, 1, 0, 1])
+    payload = pickle.dumps(clf)
+    assert b"sk_ulmfit._" not in payload  # private module paths may change between versions
+    assert pickle.loads(payload).predict(["a b"]).shape == (1,)
+    texts = ["the cat sat on the mat", "the dog sat on the log"] * 5
+    language_model = sk_ulmfit.ULMFiTLanguageModel(emb_size=8, hidden_size=16, n_layers=1, min_freq=1,
+                                                   batch_size=2, bptt=4, random_state=0).fit(texts)
+    payload = pickle.dumps(language_model)
+    assert b"sk_ulmfit._" not in payload
+    assert pickle.loads(payload).perplexity(texts) == language_model.perplexity(texts)
+
+
+# Bottom to top: a module imports from its own layer or the layers below, never above.
+LAYERS = (
+    ("_atomic", "_validation", "_text", "_model", "_batching", "_lm_data", "_schedule", "_sampled_softmax",
+     "datasets", "inspection"),
+    ("_training", "_inference"),
+    ("_persistence", "_transfer", "_pretrained"),
+    ("_language_model", "_lm_cache", "_classifier"),
+    ("_corpus", "pretrain"),
+)
+
+
+def test_imports_run_one_way_at_module_level():
+    import ast
+    from pathlib import Path
+
+    layer = {name: index for index, names in enumerate(LAYERS) for name in names}
+    package = Path(sk_ulmfit.__file__).parent
+    assert set(layer) == {path.stem for path in package.glob("*.py")} - {"__init__"}
+    for name, index in layer.items():
+        tree = ast.parse((package / f"{name}.py").read_text())
+        top_level = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                assert id(node) in top_level, f"{name} imports .{node.module} inside a function"
+                targets = [node.module] if node.module else [alias.name for alias in node.names]
+                for target in targets:
+                    assert layer[target] <= index, f"{name} (layer {index}) imports {target} (layer {layer[target]})"

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
 from sk_ulmfit._corpus import Corpus, TokenCache, iter_documents, source_name
 from sk_ulmfit._sampled_softmax import SampledSoftmax, make_sampler
+from sk_ulmfit._text import Vocabulary, tokenize
 from sk_ulmfit.pretrain import (
     CHECKPOINT_FILE,
     main,
@@ -21,7 +22,6 @@ from sk_ulmfit.pretrain import (
     parse_duration,
     pretrain_language_model,
 )
-from sk_ulmfit.text import Vocabulary, tokenize
 
 from .conftest import TINY
 

@@ -10,9 +10,11 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 
-from sk_ulmfit import ULMFiTClassifier, lm_cache, text
-from sk_ulmfit.language_model import ULMFiTLanguageModel
-from sk_ulmfit.model import (
+from sk_ulmfit import ULMFiTClassifier
+from sk_ulmfit import _lm_cache as lm_cache
+from sk_ulmfit import _text as text
+from sk_ulmfit._language_model import ULMFiTLanguageModel
+from sk_ulmfit._model import (
     ClassifierConfig,
     build_classifier,
     classifier_encoder,
@@ -24,7 +26,7 @@ from sk_ulmfit.model import (
     used_rows,
     widen_vocabulary,
 )
-from sk_ulmfit.text import tokenize
+from sk_ulmfit._text import tokenize
 
 from .conftest import TINY
 
@@ -154,7 +156,7 @@ def test_both_directions_average_their_probabilities(tiny_pretrained, wiki_artic
     with pytest.raises(ValueError, match="forward language model but a backward one"):
         clf.fit(X_train, y_train)  # one forward model cannot serve both directions
 
-    from sk_ulmfit import pretrained as pretrained_module
+    from sk_ulmfit import _pretrained as pretrained_module
 
     shipped = {"tiny": {"forward": str(tmp_path / "fwd.pt"), "backward": str(tmp_path / "bwd.pt")}}
     original = pretrained_module._shipped_path
@@ -168,7 +170,7 @@ def test_both_directions_average_their_probabilities(tiny_pretrained, wiki_artic
     assert [d.direction for d in clf.directions_] == ["forward", "backward"]
     assert {r["direction"] for r in clf.history_} == {"forward", "backward"}
     proba = clf.predict_proba(X_test)
-    tokens = __import__("sk_ulmfit.text", fromlist=["tokenize"]).tokenize(X_test)
+    tokens = text.tokenize(X_test)
     each = [torch.softmax(torch.from_numpy(clf._logits(index, tokens)).double(), 1).numpy()
             for index in range(2)]
     np.testing.assert_allclose(proba, (each[0] + each[1]) / 2, rtol=1e-9)
@@ -237,7 +239,7 @@ def test_english_model_is_shipped_and_beats_wikitext2(wiki_articles, direction):
     import json
     from importlib import resources
 
-    from sk_ulmfit.pretrained import SHIPPED
+    from sk_ulmfit._pretrained import SHIPPED
 
     english = ULMFiTLanguageModel.from_pretrained("english", direction=direction)
     metadata_file = Path(SHIPPED["english"][direction]).with_suffix(".json").name

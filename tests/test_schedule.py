@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sk_ulmfit.schedule import (
+from sk_ulmfit._schedule import (
     ULMFIT_SCHEDULE,
     Stage,
     StageRates,

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._model import ENCODER_PREFIX, ClassifierConfig, LanguageModelConfig, output_layer
 from ._persistence import SavedLanguageModel
-from .model import ENCODER_PREFIX, ClassifierConfig, LanguageModelConfig, output_layer
 
 
 @dataclass

@@ -12,12 +12,12 @@ import torch.nn.functional as F
 from fastprogress.fastprogress import progress_bar
 from torch import nn
 
+from ._batching import collate
+from ._lm_data import stream_windows
+from ._model import set_trainable
 from ._sampled_softmax import SampledSoftmax
-from .batching import collate
-from .lm_data import stream_windows
-from .model import set_trainable
-from .schedule import Stage, StageRates, group_rates, make_optimizer
-from .text import PAD_ID
+from ._schedule import Stage, StageRates, group_rates, make_optimizer
+from ._text import PAD_ID
 
 # fastai's RNNRegularizer for text learners: activation regularisation (AR) on the
 # encoder outputs and temporal activation regularisation (TAR) on their differences.

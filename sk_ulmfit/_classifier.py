@@ -14,20 +14,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory, check_scalar
 
-from . import inference
-from ._persistence import (
-    classifier_from_payload,
-    classifier_payload,
-    direction_payload,
-    loadable_device,
-    read_payload,
-    trained_direction,
-    write_payload,
-)
-from .batching import training_batches
-from .language_model import SIZE_PARAMS, ULMFiTLanguageModel
-from .lm_cache import fine_tuned
-from .model import (
+from . import _inference as inference
+from ._batching import training_batches
+from ._language_model import SIZE_PARAMS, ULMFiTLanguageModel
+from ._lm_cache import fine_tuned
+from ._model import (
     EMBEDDING_NAMES,
     ClassifierConfig,
     TrainedDirection,
@@ -42,17 +33,26 @@ from .model import (
     used_rows,
     widen_vocabulary,
 )
-from .pretrained import Start, resolve
-from .schedule import check_lr_schedule, parse_schedule
-from .text import Vocabulary, tokenize
-from .training import (
+from ._persistence import (
+    classifier_from_payload,
+    classifier_payload,
+    direction_payload,
+    loadable_device,
+    read_payload,
+    trained_direction,
+    write_payload,
+)
+from ._pretrained import Start, resolve
+from ._schedule import check_lr_schedule, parse_schedule
+from ._text import Vocabulary, tokenize
+from ._training import (
     resolve_device,
     run_schedule,
     seeded,
     train_epoch,
 )
-from .transfer import transfer_head, warn_forgotten
-from .validation import check_labels, check_texts, warn_unused
+from ._transfer import transfer_head, warn_forgotten
+from ._validation import check_labels, check_texts, warn_unused
 
 DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": ("forward", "backward")}
 # language_model="auto": stage 2 as fastai's ULMFiT examples fine-tune (drop_mult 0.3), one
@@ -563,3 +563,7 @@ default="english"
         tags.input_tags.string = True
         tags.non_deterministic = True  # GPU kernels and random_state=None
         return tags
+
+
+# Pickles and reprs name the public path, which internal moves never change.
+ULMFiTClassifier.__module__ = "sk_ulmfit"

@@ -23,7 +23,7 @@ from ._persistence import (
     read_fastai_language_model,
     read_payload,
 )
-from .transfer import HeadStart, encoder_language_model, head_start
+from ._transfer import HeadStart, encoder_language_model, head_start
 
 # name -> {direction: file in sk_ulmfit/pretrained_models}
 SHIPPED = {

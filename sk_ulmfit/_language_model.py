@@ -12,6 +12,14 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
+from ._lm_data import n_windows, token_stream
+from ._model import (
+    LanguageModelConfig,
+    aligned_weights,
+    build_language_model,
+    language_model_groups,
+    state_dict_on_cpu,
+)
 from ._persistence import (
     SavedLanguageModel,
     language_model_payload,
@@ -20,27 +28,19 @@ from ._persistence import (
     read_language_model,
     write_payload,
 )
+from ._pretrained import resolve
 from ._sampled_softmax import make_sampler
-from .lm_data import n_windows, token_stream
-from .model import (
-    LanguageModelConfig,
-    aligned_weights,
-    build_language_model,
-    language_model_groups,
-    state_dict_on_cpu,
-)
-from .pretrained import resolve
-from .schedule import Stage, check_lr_schedule
-from .text import Vocabulary
-from .text import tokenize as fastai_tokens
-from .training import (
+from ._schedule import Stage, check_lr_schedule
+from ._text import Vocabulary
+from ._text import tokenize as fastai_tokens
+from ._training import (
     language_model_loss,
     resolve_device,
     run_schedule,
     seeded,
     train_language_model_epoch,
 )
-from .validation import check_texts, warn_unused
+from ._validation import check_texts, warn_unused
 
 DIRECTIONS = ("forward", "backward")
 # Size parameters that a pretrained model replaces with its own
@@ -62,7 +62,7 @@ class ULMFiTLanguageModel(BaseEstimator):
     ----------
     pretrained : None, str, path, ULMFiTLanguageModel or (weights, vocab) paths, default=None
         Where to start: ``None`` (random weights), the name of a model shipped with the
-        package (see :func:`sk_ulmfit.pretrained.available_models`), a file written by
+        package (see :func:`sk_ulmfit.available_models`), a file written by
         :meth:`save`, a fitted ``ULMFiTLanguageModel``, or fastai WT103-style files: a
         ``(weights.pth, itos.pkl)`` pair or a folder holding them.
     direction : {"forward", "backward"}, default="forward"
@@ -314,18 +314,25 @@ class ULMFiTLanguageModel(BaseEstimator):
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
-        state = dict(super().__getstate__())
+        state = dict(super().__getstate__())  # plain data only: no private class is pickled
         if "model_" in state:
-            state["model_"] = state_dict_on_cpu(state["model_"])
+            state.update(model_=state_dict_on_cpu(state["model_"]), vocab_=list(state["vocab_"].itos),
+                         config_=state["config_"].to_dict())
         return state
 
     def __setstate__(self, state):
         if isinstance(state.get("model_"), dict):
-            model = build_language_model(state["config_"])
+            config = LanguageModelConfig(**state["config_"])
+            model = build_language_model(config)
             model.load_state_dict(state["model_"])
             device = loadable_device(state["device_"])
-            state = {**state, "model_": model.to(device).eval(), "device_": device}
+            state = {**state, "model_": model.to(device).eval(), "device_": device, "config_": config,
+                     "vocab_": Vocabulary(state["vocab_"])}
         super().__setstate__(state)
+
+
+# Pickles and reprs name the public path, which internal moves never change.
+ULMFiTLanguageModel.__module__ = "sk_ulmfit"
 
 
 class _EpochStream:

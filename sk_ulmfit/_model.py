@@ -17,7 +17,7 @@ from fastai.text.models.awdlstm import (
 from fastai.text.models.core import get_language_model, get_text_classifier
 from torch import nn
 
-from .text import PAD_ID, Vocabulary
+from ._text import PAD_ID, Vocabulary
 
 # The head between the pooled features and the output layer (ULMFiT: one layer of 50).
 HEAD_HIDDEN = 50

@@ -27,9 +27,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .model import ClassifierConfig, classifier_encoder
-from .text import PAD_ID
-from .training import autocast
+from ._model import ClassifierConfig, classifier_encoder
+from ._text import PAD_ID
+from ._training import autocast
 
 
 class InferenceNetwork(nn.Module):
