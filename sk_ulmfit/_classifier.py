@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 from typing import Sequence
 
@@ -12,7 +11,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, check_memory, check_scalar
+from sklearn.utils.validation import check_is_fitted, check_memory
 
 from . import _inference as inference
 from ._batching import training_batches
@@ -33,6 +32,7 @@ from ._model import (
     used_rows,
     widen_vocabulary,
 )
+from ._params import check_params
 from ._persistence import (
     classifier_from_payload,
     classifier_payload,
@@ -43,7 +43,7 @@ from ._persistence import (
     write_payload,
 )
 from ._pretrained import Start, resolve
-from ._schedule import check_lr_schedule, parse_schedule
+from ._schedule import parse_schedule
 from ._text import Vocabulary, tokenize
 from ._training import (
     resolve_device,
@@ -367,9 +367,7 @@ default="english"
                 "n_jobs": self.n_jobs, "random_state": seed if self.random_state is not None else None}
 
     def _check_params(self) -> None:
-        if self.direction not in DIRECTION_SETS:
-            raise ValueError(f"direction must be one of {sorted(DIRECTION_SETS)}; got {self.direction!r}")
-        check_lr_schedule(self.lr_schedule)
+        check_params(self, direction=tuple(DIRECTION_SETS))
         if not (self.language_model is None or isinstance(self.language_model, ULMFiTLanguageModel)
                 or (isinstance(self.language_model, str) and self.language_model == "auto")):
             raise TypeError(f"language_model must be 'auto', None or an unfitted ULMFiTLanguageModel; "
@@ -377,20 +375,9 @@ default="english"
         check_memory(self.memory)
         if self.pretrained is not None:
             warn_unused(self, SIZE_PARAMS, "a pretrained encoder brings its own size")
-        for name in ("emb_size", "hidden_size", "n_layers", "bptt", "max_len", "min_freq", "max_vocab"):
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
-        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=2)
-        self._check_predict_params()
         if self.max_len < self.bptt:
             raise ValueError(f"max_len ({self.max_len}) must be at least bptt ({self.bptt}): a text is "
                              "pooled over its last max_len // bptt chunks of bptt tokens")
-        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
-        for name in ("drop_mult", "weight_decay"):
-            check_scalar(getattr(self, name), name, numbers.Real, min_val=0)
-        check_scalar(self.lr_decay, "lr_decay", numbers.Real, min_val=0, include_boundaries="neither")
-        if self.validation_fraction is not None:
-            check_scalar(self.validation_fraction, "validation_fraction", numbers.Real,
-                         min_val=0, max_val=1, include_boundaries="neither")
 
     def _split_validation(self, targets: np.ndarray, rng: np.random.Generator):
         indices = np.arange(len(targets))
@@ -486,10 +473,7 @@ default="english"
         return networks[key]
 
     def _check_predict_params(self) -> None:
-        check_scalar(self.predict_batch_size, "predict_batch_size", numbers.Integral, min_val=1)
-        if self.predict_precision not in inference.PRECISIONS:
-            raise ValueError(f"predict_precision must be one of {list(inference.PRECISIONS)}; "
-                             f"got {self.predict_precision!r}")
+        check_params(self, only=("predict_batch_size", "predict_precision"))
 
     # ----------------------------------------------------------- features
     def transform(self, X: Sequence[str]) -> np.ndarray:
@@ -562,6 +546,7 @@ default="english"
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         tags.non_deterministic = True  # GPU kernels and random_state=None
+        tags.transformer_tags.preserves_dtype = []  # text in, float32 features out
         return tags
 
 

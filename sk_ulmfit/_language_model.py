@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 from typing import Sequence
 
@@ -10,7 +9,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, check_scalar
+from sklearn.utils.validation import check_is_fitted
 
 from ._lm_data import n_windows, token_stream
 from ._model import (
@@ -20,6 +19,7 @@ from ._model import (
     language_model_groups,
     state_dict_on_cpu,
 )
+from ._params import check_params
 from ._persistence import (
     SavedLanguageModel,
     language_model_payload,
@@ -30,7 +30,7 @@ from ._persistence import (
 )
 from ._pretrained import resolve
 from ._sampled_softmax import make_sampler
-from ._schedule import Stage, check_lr_schedule
+from ._schedule import Stage
 from ._text import Vocabulary
 from ._text import tokenize as fastai_tokens
 from ._training import (
@@ -216,18 +216,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         return self
 
     def _check_params(self) -> None:
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {DIRECTIONS}; got {self.direction!r}")
-        check_lr_schedule(self.lr_schedule)
-        for name in ("emb_size", "hidden_size", "n_layers", "bptt", "epochs", "min_freq", "max_vocab"):
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
-        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
-        if self.n_sampled is not None:
-            check_scalar(self.n_sampled, "n_sampled", numbers.Integral, min_val=1)
-        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
-        check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
-        for name in ("drop_mult", "weight_decay"):
-            check_scalar(getattr(self, name), name, numbers.Real, min_val=0)
+        check_params(self, direction=DIRECTIONS)
 
     def _extra_texts(self) -> list[str]:
         if self.extra_texts is None or len(self.extra_texts) == 0:

@@ -94,12 +94,6 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_lr_schedule(lr_schedule: str) -> str:
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {lr_schedule!r}")
-    return lr_schedule
-
-
 def group_rates(lr: float, n_groups: int, lr_decay: float) -> list[float]:
     """Discriminative rates bottom to top: the top group gets ``lr``, each lower ÷ ``lr_decay``."""
     return [lr / lr_decay ** (n_groups - 1 - index) for index in range(n_groups)]

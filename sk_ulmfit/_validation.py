@@ -5,10 +5,13 @@ from __future__ import annotations
 import inspect
 import numbers
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
 
 def check_texts(X) -> list[str]:
@@ -21,6 +24,16 @@ def check_texts(X) -> list[str]:
         raise ValueError(
             "X must be a sequence of texts, not a single string: wrap it in a list, "
             "e.g. clf.predict([text])"
+        )
+    if sparse.issparse(X):
+        raise TypeError(
+            f"X is a sparse matrix ({type(X).__name__}): this estimator reads raw texts, not "
+            "features; pass the texts themselves (list, numpy array or pandas Series of str)"
+        )
+    if isinstance(X, Iterator):
+        raise TypeError(
+            f"X is an iterator ({type(X).__name__}), which can be read only once: pass a list, "
+            "e.g. list(X)"
         )
     if isinstance(X, pd.DataFrame):
         raise ValueError(
@@ -42,7 +55,21 @@ def check_texts(X) -> list[str]:
     for index, text in enumerate(values):
         if not isinstance(text, str):
             _raise_bad_text(index, text)
+        if not text.isascii():
+            _check_encodable(index, text)
     return [str(text) for text in values]
+
+
+def _check_encodable(index: int, text: str) -> None:
+    """A lone surrogate (half of a UTF-16 pair, e.g. from a bad decode) is not text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"X[{index}] holds a lone surrogate ({text[error.start]!r} at character {error.start}), "
+            "which is not valid Unicode text (usually bytes decoded with errors='surrogateescape'): "
+            "repair it, e.g. text.encode('utf-8', 'replace').decode('utf-8')"
+        ) from None
 
 
 def _raise_bad_text(index: int, text) -> None:
@@ -57,16 +84,20 @@ def _raise_bad_text(index: int, text) -> None:
     )
 
 
-def check_labels(y, n_samples: int) -> np.ndarray:
+def check_labels(y, n_samples: int, estimator_name: str = "ULMFiTClassifier") -> np.ndarray:
     """Return ``y`` as a 1-D array of ``n_samples`` labels of one sortable type."""
-    if y is None:
-        raise ValueError("y is required: pass one label per text")
+    if y is None:  # scikit-learn's own wording
+        raise ValueError(f"This {estimator_name} estimator requires y to be passed, but the target y is None.")
     if isinstance(y, (pd.Series, pd.Index)):
         labels = y.to_numpy()
+    elif isinstance(y, pd.DataFrame):
+        labels = y.to_numpy(dtype=object)
     elif isinstance(y, np.ndarray):
         labels = y
     else:  # keep Python objects until checked: numpy would quietly turn 1 into "1"
-        labels = np.asarray(y, dtype=object)
+        labels = _object_array(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = column_or_1d(labels, warn=True)  # DataConversionWarning, as scikit-learn's estimators
     if labels.ndim != 1:
         raise ValueError(
             f"y must be 1-D (one label per text); got shape {labels.shape}. Use y.ravel() "
@@ -90,6 +121,22 @@ def check_labels(y, n_samples: int) -> np.ndarray:
     except TypeError as error:
         _raise_mixed(labels, error)
     return labels
+
+
+def _object_array(y) -> np.ndarray:
+    """``y`` as an object array, refusing labels that are themselves sequences."""
+    values = list(y)
+    nested = [i for i, label in enumerate(values) if isinstance(label, (list, tuple, set, dict, np.ndarray))]
+    if nested and not all(isinstance(label, (list, tuple, np.ndarray)) and len(label) == 1 for label in values):
+        first = values[nested[0]]
+        raise ValueError(
+            f"y[{nested[0]}] is a {type(first).__name__} ({first!r:.60}): y must hold one label per "
+            "text; lists of labels (multi-label targets) are not supported"
+        )
+    array = np.empty((len(values), 1) if nested else len(values), dtype=object)
+    for i, label in enumerate(values):
+        array[i] = label[0] if nested else label
+    return array
 
 
 def _raise_mixed(labels: np.ndarray, cause: Exception | None = None) -> None:

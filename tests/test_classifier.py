@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import (
@@ -271,7 +272,12 @@ BAD_FITS = [
     (np.array([["a", "b"], ["c", "d"]]), ["x", "y"], ValueError, "1-D"),
     (pd.DataFrame({"text": ["a", "b"]}), ["x", "y"], ValueError, "text column"),
     ("a single string", ["x"], ValueError, "single string"),
-    (["a", "b"], np.array([["x"], ["y"]]), ValueError, "y must be 1-D"),
+    (["a", "b"], np.array([["x", "y"], ["y", "x"]]), ValueError, "y must be 1-D"),
+    (["a", "b", "c"], None, ValueError, "requires y to be passed, but the target y is None"),
+    (["a", "b", "c"], [["x", "y"], ["y"], ["x"]], ValueError, r"y\[0\] is a list .* one label per text"),
+    (sparse.csr_matrix(np.eye(3)), ["x", "y", "x"], TypeError, "sparse matrix .* raw texts"),
+    ((text for text in ["a", "b", "c"]), ["x", "y", "x"], TypeError, r"iterator .* list\(X\)"),
+    (["a", "b \ud800 c", "d"], ["x", "y", "x"], ValueError, r"X\[1\] holds a lone surrogate"),
     (["a", "b", "c"], ["x", 1, "y"], ValueError, "one sortable type"),
     (["a", "b", "c"], [0.5, 1.5, 2.25], ValueError, "continuous"),
 ]
@@ -289,6 +295,10 @@ def test_bad_input_to_fit_says_what_is_wrong(X, y, error, message):
         ({"schedule": ((9, 1, 1e-2),)}, "layer groups"),
         ({"lr_schedule": "cosine"}, "lr_schedule"),
         ({"batch_size": 1}, "batch_size"),
+        ({"n_jobs": "two"}, "n_jobs must be an instance of int"),
+        ({"n_jobs": 0}, "n_jobs=0 has no meaning"),
+        ({"random_state": "seed"}, "cannot be used to seed"),
+        ({"predict_precision": "fp8"}, "predict_precision must be one of"),
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"device": "tpu"}, "device"),
         ({"pretrained": "no-such-model"}, "not understood"),
@@ -303,6 +313,30 @@ def test_bad_parameters_fail_at_fit(trec, params, message):
     clf = ULMFiTClassifier(**{**TINY, **params})  # construction never fails
     with pytest.raises((ValueError, TypeError), match=message):
         clf.fit(X_train[:50], y_train[:50])
+
+
+def test_a_column_vector_y_warns_and_is_raveled(trec):
+    from sklearn.exceptions import DataConversionWarning
+
+    X_train, y_train, X_test, _ = trec
+    flat = ULMFiTClassifier(**TINY, random_state=0).fit(X_train[:100], y_train[:100])
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        column = ULMFiTClassifier(**TINY, random_state=0).fit(X_train[:100], y_train[:100].reshape(-1, 1))
+    np.testing.assert_array_equal(column.predict_proba(X_test[:20]), flat.predict_proba(X_test[:20]))
+
+
+def test_the_transformer_tag_tells_the_output_dtype_truthfully(fitted, trec):
+    assert fitted.__sklearn_tags__().transformer_tags.preserves_dtype == []  # text in, float32 out
+    assert fitted.transform(trec[2][:3]).dtype == np.float32
+
+
+def test_language_model_parameters_follow_the_same_table():
+    from sk_ulmfit import ULMFiTLanguageModel
+
+    for params, message in (({"batch_size": 1}, "batch_size == 1, must be >= 2"), ({"n_jobs": "two"}, "n_jobs"),
+                            ({"direction": "both"}, "direction must be one of")):
+        with pytest.raises((ValueError, TypeError), match=message):
+            ULMFiTLanguageModel(**params).fit(["a b c d"] * 4)
 
 
 def test_predict_before_fit():

@@ -44,7 +44,7 @@ def test_pickles_name_the_public_path_only(tmp_path):
 LAYERS = (
     ("_atomic", "_validation", "_text", "_model", "_batching", "_lm_data", "_schedule", "_sampled_softmax",
      "datasets", "inspection"),
-    ("_training", "_inference"),
+    ("_training", "_inference", "_params"),
     ("_persistence", "_transfer", "_pretrained"),
     ("_language_model", "_lm_cache", "_classifier"),
     ("_corpus", "pretrain"),
