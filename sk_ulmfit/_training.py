@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from typing import Callable, Sequence, Sized
 
@@ -38,10 +39,18 @@ def resolve_device(device) -> torch.device:
     return resolved
 
 
+# torch's generator is one per process: while one fit draws its dropout masks from it under
+# its seed, a fit in another thread would draw from the same stream and shift them. Seeded
+# work therefore runs one thread at a time (fits in threads stay reproducible; for fits in
+# parallel, use processes: joblib's default backend).
+_SEEDED = threading.RLock()
+
+
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device):
-    """Seed torch inside a fork of its RNG state: the caller's generators are left as they were."""
-    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+    """Seed torch inside a fork of its RNG state: the caller's generators are left as they
+    were, and no other thread's seeded work interleaves with this one."""
+    with _SEEDED, torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         yield
 

@@ -371,3 +371,15 @@ def test_unseen_labels_only_lower_the_score(fitted, trec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert fitted.score(X_test, y_other) <= fitted.score(X_test, y_test)
+
+
+def test_same_seed_same_model_when_fits_run_in_threads(trec):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X_train, y_train, X_test, _ = trec
+    params = {**TINY, "random_state": 0, "validation_fraction": 0.2}
+    sequential = ULMFiTClassifier(**params).fit(X_train[:200], y_train[:200]).predict_proba(X_test[:50])
+    with ThreadPoolExecutor(2) as pool:
+        fits = list(pool.map(lambda _: ULMFiTClassifier(**params).fit(X_train[:200], y_train[:200]), range(2)))
+    for clf in fits:
+        np.testing.assert_array_equal(clf.predict_proba(X_test[:50]), sequential)
