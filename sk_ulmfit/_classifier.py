@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, check_memory
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_memory
 
 from . import _inference as inference
 from ._batching import training_batches
@@ -151,6 +152,10 @@ default="english"
         and accuracy in ``history_``. ``None`` trains on everything.
     weight_decay : float, default=0.01
         Decoupled weight decay of the Adam optimiser.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the classifier's loss, as in ``LogisticRegression``:
+        ``{label: weight}``, or ``"balanced"`` (``n_samples / (n_classes * count)``, so
+        rare classes count as much as common ones). Multiplies ``sample_weight``.
     memory : None, str, path or joblib.Memory, default=None
         Where tokens and fine-tuned language models (stage 2) are cached, as
         ``Pipeline(memory=...)``. ``None`` caches in this process only (the tokens of the
@@ -214,6 +219,7 @@ default="english"
         predict_precision: str = "float32",
         validation_fraction: float | None = None,
         weight_decay: float = 0.01,
+        class_weight=None,
         memory=None,
         n_jobs: int | None = None,
         device="auto",
@@ -239,6 +245,7 @@ default="english"
         self.predict_precision = predict_precision
         self.validation_fraction = validation_fraction
         self.weight_decay = weight_decay
+        self.class_weight = class_weight
         self.memory = memory
         self.n_jobs = n_jobs
         self.device = device
@@ -246,7 +253,7 @@ default="english"
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Sequence[str], y) -> "ULMFiTClassifier":
+    def fit(self, X: Sequence[str], y, sample_weight=None) -> "ULMFiTClassifier":
         """Train on texts ``X`` with labels ``y``.
 
         Parameters
@@ -255,6 +262,11 @@ default="english"
             The training texts; empty strings are allowed.
         y : array-like of shape (n_samples,)
             Labels of any sortable type (str, int, ...), at least two distinct.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each text in the classifier's loss, in every stage (multiplied by
+            ``class_weight``; a weight of 2 counts like the text twice). Stage 2 reads the
+            texts unweighted. Routed by scikit-learn's metadata routing
+            (``set_fit_request(sample_weight=True)``).
 
         Returns
         -------
@@ -268,6 +280,7 @@ default="english"
                 f"y has a single class ({classes[0]!r}): a classifier needs at least 2 classes"
             )
         self._check_params()
+        weights = self._text_weights(sample_weight, labels)
         stage2 = self._stage2()
         device = resolve_device(self.device)
         starts = resolve(self.pretrained, DIRECTION_SETS[self.direction])
@@ -287,7 +300,7 @@ default="english"
             if starts is not None:
                 starts[index] = None  # its weights are copied; they need not stay in memory
             trained, records = self._fit_direction(direction, start, stage2, texts, tokens, classes,
-                                                   targets, stages, train_idx, valid_idx, device, rng)
+                                                   (targets, weights), stages, train_idx, valid_idx, device, rng)
             directions.append(trained)
             history.extend({"direction": direction, **record} for record in records)
 
@@ -343,6 +356,18 @@ default="english"
             model = widen_vocabulary(model, config, rows, embedding).to(device)
         return TrainedDirection(direction, vocab, config, model.eval()), history
 
+    def _text_weights(self, sample_weight, labels: np.ndarray) -> np.ndarray | None:
+        """One weight per text (``sample_weight`` × ``class_weight``), or ``None`` for none."""
+        if sample_weight is None and self.class_weight is None:
+            return None
+        weights = _check_sample_weight(sample_weight, np.empty(len(labels)), dtype=np.float64,
+                                       ensure_non_negative=True)
+        if self.class_weight is not None:
+            weights = weights * compute_sample_weight(self.class_weight, labels)
+        if not weights.sum() > 0:
+            raise ValueError("sample_weight (times class_weight) sums to 0: at least one text needs a positive weight")
+        return weights
+
     def _stage2(self) -> ULMFiTLanguageModel | None:
         """The unfitted estimator of stage 2 in this configuration, or ``None`` for none."""
         if self.language_model is None:
@@ -373,6 +398,10 @@ default="english"
             raise TypeError(f"language_model must be 'auto', None or an unfitted ULMFiTLanguageModel; "
                             f"got {self.language_model!r}")
         check_memory(self.memory)
+        if not (self.class_weight is None or isinstance(self.class_weight, dict)
+                or (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}; "
+                             f"got {self.class_weight!r}")
         if self.pretrained is not None:
             warn_unused(self, SIZE_PARAMS, "a pretrained encoder brings its own size")
         if self.max_len < self.bptt:
@@ -395,16 +424,18 @@ default="english"
             ) from error
 
     def _run_schedule(self, model, config, device, stages, sequences, targets, train_idx, valid_idx, rng):
+        targets, weights = targets
         train_sequences = [sequences[i] for i in train_idx]
         train_lengths = [len(s) for s in train_sequences]
         train_targets = targets[train_idx]
+        train_weights = None if weights is None else weights[train_idx] / weights[train_idx].mean()
 
         def train_on(batches, optimizer, rates, scaler):
-            return train_epoch(model, train_sequences, train_targets, batches, optimizer, rates,
-                               scaler, device, self.bptt, show_progress=self.verbose > 0)
+            return train_epoch(model, train_sequences, train_targets, batches, optimizer, rates, scaler,
+                               device, self.bptt, show_progress=self.verbose > 0, weights=train_weights)
 
         def evaluate():
-            return self._validation_scores(model, config, device, sequences, targets, valid_idx)
+            return self._validation_scores(model, config, device, sequences, targets, weights, valid_idx)
 
         return run_schedule(
             layer_groups(model), stages,
@@ -414,14 +445,17 @@ default="english"
             weight_decay=self.weight_decay, device=device, verbose=self.verbose,
         )
 
-    def _validation_scores(self, model, config, device, sequences, targets, valid_idx) -> dict:
-        """Validation loss and accuracy, computed as ``predict`` computes (float32)."""
+    def _validation_scores(self, model, config, device, sequences, targets, weights, valid_idx) -> dict:
+        """Validation loss (weighted like training) and accuracy, computed as ``predict`` computes."""
         network = inference.inference_network(model, config, device)
         logits = torch.from_numpy(inference.predict_outputs(
             network, [sequences[i] for i in valid_idx], self.predict_batch_size, device))
         valid_targets = torch.from_numpy(targets[valid_idx])
+        losses = F.cross_entropy(logits, valid_targets, reduction="none")
+        valid_loss = losses.mean() if weights is None else \
+            (losses.double() * torch.from_numpy(weights[valid_idx])).sum() / weights[valid_idx].sum()
         return {
-            "valid_loss": F.cross_entropy(logits, valid_targets).item(),
+            "valid_loss": valid_loss.item(),
             "valid_accuracy": (logits.argmax(1) == valid_targets).double().mean().item(),
         }
 

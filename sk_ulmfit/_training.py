@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from typing import Callable, Sequence, Sized
@@ -62,13 +63,18 @@ def autocast(device: torch.device, dtype: torch.dtype = torch.float16):
     return contextlib.nullcontext()
 
 
-def regularized_loss(logits, raw_outputs, outputs, targets) -> torch.Tensor:
+def regularized_loss(logits, raw_outputs, outputs, targets, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy plus fastai's AR/TAR penalties on the encoder outputs.
 
     ``logits`` is ``(n, classes)`` for a classifier or ``(n, steps, vocab)`` for a
-    language model, with ``targets`` of shape ``(n,)`` or ``(n, steps)``.
+    language model, with ``targets`` of shape ``(n,)`` or ``(n, steps)``. ``weights``
+    (classifier, one per text) make the cross-entropy a weighted mean.
     """
-    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    flat_logits, flat_targets = logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    if weights is None:
+        loss = F.cross_entropy(flat_logits, flat_targets)
+    else:
+        loss = (F.cross_entropy(flat_logits, flat_targets, reduction="none") * weights).mean()
     return loss + activation_penalty(raw_outputs, outputs)
 
 
@@ -80,9 +86,10 @@ def activation_penalty(raw_outputs, outputs) -> torch.Tensor:
     return penalty
 
 
-def network_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def network_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`regularized_loss` of the network's full output (classifier or language model)."""
-    return regularized_loss(*model(inputs), targets)
+    return regularized_loss(*model(inputs), targets, weights)
 
 
 def sampled_language_model_loss(sampler: SampledSoftmax) -> Callable:
@@ -130,14 +137,20 @@ def train_epoch(
     device: torch.device,
     bptt: int,
     show_progress: bool = False,
+    weights: np.ndarray | None = None,
 ) -> float:
-    """One pass over ``batches``; returns the mean training loss per text."""
+    """One pass over ``batches``; returns the mean training loss per text.
+
+    ``weights`` (one per text, mean 1) weight each text's cross-entropy.
+    """
     model.train()
     total, count = 0.0, 0
     for batch in progress_bar(batches, leave=False) if show_progress else batches:
         tokens, order = collate([sequences[i] for i in batch], bptt, PAD_ID)
         batch_targets = torch.from_numpy(targets[batch[order]])
-        loss = train_step(model, tokens, batch_targets, optimizer, rates, scaler, device)
+        loss_fn = network_loss if weights is None else functools.partial(
+            network_loss, weights=torch.from_numpy(weights[batch[order]]).float().to(device))
+        loss = train_step(model, tokens, batch_targets, optimizer, rates, scaler, device, loss_fn)
         total += loss * len(batch)
         count += len(batch)
     return total / count

@@ -383,3 +383,53 @@ def test_same_seed_same_model_when_fits_run_in_threads(trec):
         fits = list(pool.map(lambda _: ULMFiTClassifier(**params).fit(X_train[:200], y_train[:200]), range(2)))
     for clf in fits:
         np.testing.assert_array_equal(clf.predict_proba(X_test[:50]), sequential)
+
+
+# ------------------------------------------------------------------ weights
+def _share_predicted(clf, X, label) -> float:
+    """Mean predicted probability of ``label``."""
+    return float(clf.predict_proba(X)[:, list(clf.classes_).index(label)].mean())
+
+
+def test_class_and_sample_weights_move_predictions_toward_the_weighted_class(trec):
+    X_train, y_train, X_test, _ = trec
+    X, y = X_train[:200], y_train[:200]
+    params = {**TINY, "random_state": 0}
+    plain = ULMFiTClassifier(**params).fit(X, y)
+    rare = "ABBR" if "ABBR" in set(y) else sorted(set(y), key=list(y).count)[0]
+    weighted = ULMFiTClassifier(**params, class_weight={rare: 20.0}).fit(X, y)
+    assert _share_predicted(weighted, X_test, rare) > _share_predicted(plain, X_test, rare)
+    by_sample = ULMFiTClassifier(**params).fit(X, y, sample_weight=np.where(y == rare, 20.0, 1.0))
+    np.testing.assert_allclose(by_sample.predict_proba(X_test), weighted.predict_proba(X_test), atol=1e-5)
+    balanced = ULMFiTClassifier(**params, class_weight="balanced").fit(X, y)
+    assert _share_predicted(balanced, X_test, rare) > _share_predicted(plain, X_test, rare)
+    doubled = ULMFiTClassifier(**params).fit(X, y, sample_weight=np.full(len(y), 2.0))  # only ratios count
+    np.testing.assert_allclose(doubled.predict_proba(X_test), plain.predict_proba(X_test), atol=1e-5)
+
+
+def test_sample_weight_reaches_fit_through_searches_and_metadata_routing(trec):
+    from sklearn import config_context
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    X_train, y_train, _, _ = trec
+    X, y, w = X_train[:120], y_train[:120], np.linspace(0.5, 2.0, 120)
+    search = GridSearchCV(ULMFiTClassifier(**TINY, random_state=0), {"lr_decay": [2.6]}, cv=2)
+    assert search.fit(X, y, sample_weight=w).best_estimator_.n_classes_ == len(set(y))
+    with config_context(enable_metadata_routing=True):
+        clf = ULMFiTClassifier(**TINY, random_state=0).set_fit_request(sample_weight=True)
+        clf.set_score_request(sample_weight=False)
+        scores = cross_val_score(clf, X, y, cv=2, params={"sample_weight": w})
+    assert scores.shape == (2,)
+
+
+@pytest.mark.parametrize("sample_weight, class_weight, message", [
+    (-np.ones(3), None, "Negative values"),
+    (np.zeros(3), None, "at least one non-zero"),
+    (None, {"x": 0.0, "y": 0.0}, "sums to 0"),
+    (np.ones(2), None, "sample_weight.shape"),
+    (None, "heavy", "class_weight must be"),
+])
+def test_bad_weights_say_what_is_wrong(sample_weight, class_weight, message):
+    with pytest.raises(ValueError, match=message):
+        ULMFiTClassifier(**TINY, class_weight=class_weight).fit(["a b", "c d", "e f"], ["x", "y", "x"],
+                                                                 sample_weight=sample_weight)
