@@ -277,7 +277,7 @@ default="english"
         classes, targets = np.unique(labels, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
-                f"y has a single class ({classes[0]!r}): a classifier needs at least 2 classes"
+                f"y has one class ({classes[0]!r}): a classifier needs at least 2 classes"
             )
         self._check_params()
         weights = self._text_weights(sample_weight, labels)

@@ -267,7 +267,7 @@ BAD_FITS = [
     (["a", "b", "c"], ["x", None, "x"], ValueError, "missing labels"),
     (["a", "b", "c"], [1.0, np.nan, 2.0], ValueError, "missing labels"),
     ([], [], ValueError, "empty"),
-    (["a", "b"], ["x", "x"], ValueError, "single class"),
+    (["a", "b"], ["x", "x"], ValueError, "y has one class"),
     (["a", "b", "c"], ["x", "y"], ValueError, "different lengths"),
     (np.array([["a", "b"], ["c", "d"]]), ["x", "y"], ValueError, "1-D"),
     (pd.DataFrame({"text": ["a", "b"]}), ["x", "y"], ValueError, "text column"),
