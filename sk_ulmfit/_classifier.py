@@ -299,8 +299,8 @@ default="english"
             start = None if starts is None else starts[index]
             if starts is not None:
                 starts[index] = None  # its weights are copied; they need not stay in memory
-            trained, records = self._fit_direction(direction, start, stage2, texts, tokens, classes,
-                                                   (targets, weights), stages, train_idx, valid_idx, device, rng)
+            trained, records = self._fit_direction(direction, start, stage2, texts, tokens, classes, targets,
+                                                   weights, stages, train_idx, valid_idx, device, rng)
             directions.append(trained)
             history.extend({"direction": direction, **record} for record in records)
 
@@ -313,8 +313,8 @@ default="english"
         self._inference_networks = {}
         return self
 
-    def _fit_direction(self, direction, start: Start | None, stage2, texts, tokens, classes, targets, stages,
-                       train_idx, valid_idx, device, rng):
+    def _fit_direction(self, direction, start: Start | None, stage2, texts, tokens, classes, targets, weights,
+                       stages, train_idx, valid_idx, device, rng):
         tokens = [t[::-1] for t in tokens] if direction == "backward" else tokens
         seed = int(rng.integers(2**31 - 1))
         head_start = None if start is None else start.head
@@ -350,7 +350,7 @@ default="english"
             if head_start is not None:
                 transfer_head(model, head_start, classes)
             model.to(device)
-            history = self._run_schedule(model, model_config, device, stages, sequences, targets,
+            history = self._run_schedule(model, model_config, device, stages, sequences, targets, weights,
                                          train_idx, valid_idx, rng)
         if encoder_weights is not None:
             model = widen_vocabulary(model, config, rows, embedding).to(device)
@@ -423,8 +423,8 @@ default="english"
                 f"texts into train and validation sets ({error}); use a larger fraction or None"
             ) from error
 
-    def _run_schedule(self, model, config, device, stages, sequences, targets, train_idx, valid_idx, rng):
-        targets, weights = targets
+    def _run_schedule(self, model, config, device, stages, sequences, targets, weights, train_idx, valid_idx,
+                      rng):
         train_sequences = [sequences[i] for i in train_idx]
         train_lengths = [len(s) for s in train_sequences]
         train_targets = targets[train_idx]
@@ -451,9 +451,11 @@ default="english"
         logits = torch.from_numpy(inference.predict_outputs(
             network, [sequences[i] for i in valid_idx], self.predict_batch_size, device))
         valid_targets = torch.from_numpy(targets[valid_idx])
-        losses = F.cross_entropy(logits, valid_targets, reduction="none")
-        valid_loss = losses.mean() if weights is None else \
-            (losses.double() * torch.from_numpy(weights[valid_idx])).sum() / weights[valid_idx].sum()
+        if weights is None:
+            valid_loss = F.cross_entropy(logits, valid_targets)
+        else:
+            losses = F.cross_entropy(logits, valid_targets, reduction="none").double()
+            valid_loss = (losses * torch.from_numpy(weights[valid_idx])).sum() / weights[valid_idx].sum()
         return {
             "valid_loss": valid_loss.item(),
             "valid_accuracy": (logits.argmax(1) == valid_targets).double().mean().item(),

@@ -21,6 +21,7 @@ from ._persistence import (
     classifier_from_payload,
     language_model_from_payload,
     read_fastai_language_model,
+    read_language_model,
     read_payload,
 )
 from ._transfer import HeadStart, encoder_language_model, head_start
@@ -119,7 +120,7 @@ def _shipped(name: str, direction: str) -> SavedLanguageModel:
     path = _shipped_path(SHIPPED[name][direction])
     if not path.is_file():
         raise ValueError(f"the shipped model {name!r} has no {direction} direction in this install ({path})")
-    return language_model_from_payload(read_payload(path, "language model"), path)
+    return read_language_model(path)
 
 
 def _fastai_pair(folder: Path) -> tuple[Path, Path]:
