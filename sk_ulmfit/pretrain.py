@@ -262,6 +262,7 @@ class _Run:
                                           recipe.n_layers, recipe.drop_mult)
         torch.manual_seed(recipe.seed)
         self.model = build_language_model(self.config).to(device)
+        self.model.reset()  # fastai keeps the hidden state as plain tensors: make them on `device`
         self.average = build_language_model(self.config).to(device)
         self.average.load_state_dict(self.model.state_dict())
         self.average.requires_grad_(False)

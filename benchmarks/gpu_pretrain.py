@@ -1,0 +1,201 @@
+"""Pretraining on a borrowed GPU: pack a slice of the token-id cache here, train there.
+
+A GPU machine lent for a few minutes cannot see ``../shared`` and takes at most 64 MiB of
+files, so the corpus travels as token ids, not text:
+
+1. ``pack`` (here, on the CPU, where the corpus was tokenised once by
+   ``python -m sk_ulmfit.pretrain``): reads the token-id cache, keeps the vocabulary of a
+   previous run, takes whole training documents in a seeded random order (all sources in
+   their corpus proportions) up to ``--tokens``, and writes them with the held-back
+   validation documents as xz-compressed ``uint16`` arrays.
+
+2. ``train`` (on the GPU): unpacks them into a corpus the pretraining loop of
+   ``sk_ulmfit.pretrain`` reads exactly as it reads the cache (same ``_Run``: mixed
+   precision, sampled softmax, weight averaging, slanted triangular rates; same
+   ``_Exporter``: the file and metadata the package ships). It first times a few seconds of
+   training, then sets the schedule's length so that it ends at ``--minutes``.
+
+    python benchmarks/gpu_pretrain.py pack --data-home ../shared/data --cache runs/token-cache \\
+        --vocab-from runs/english_fwd.pt --tokens 45M --out .gpu/slice
+    python benchmarks/gpu_pretrain.py train --slice .gpu/slice --direction forward \\
+        --minutes 7 --out $OUT/fwd
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import math
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sk_ulmfit._corpus import Corpus, TokenCache
+from sk_ulmfit._persistence import read_language_model
+from sk_ulmfit._text import Vocabulary
+from sk_ulmfit.pretrain import Recipe, _Exporter, _Run, _print_flushed, parse_count
+
+SOURCES = ("enwiki2014", "wikinews", "gutenberg")
+SHORT = {"forward": "fwd", "backward": "bwd"}
+
+
+@dataclass
+class _Name:
+    name: str
+
+
+class ArrayCorpus:
+    """The slice as a corpus: the methods of ``sk_ulmfit._corpus.Corpus`` that ``_Run`` uses."""
+
+    def __init__(self, vocab, train, lengths, doc_source, valid, describe):
+        self.vocab, self.train, self.lengths, self.doc_source = vocab, train, lengths, doc_source
+        self.valid, self._describe = valid, describe
+        self.starts = np.concatenate([[0], np.cumsum(lengths)])
+        self.shards = [_Name(f"{s}-slice") for s in describe]
+
+    def training_stream(self, seed: int, epoch: int) -> np.ndarray:
+        order = np.random.default_rng([seed, epoch]).permutation(len(self.lengths))
+        return np.concatenate([self.train[self.starts[d]:self.starts[d + 1]] for d in order]).astype(np.int64)
+
+    def validation_streams(self, max_tokens: int) -> dict[str, np.ndarray]:
+        return {source: stream[:max_tokens].astype(np.int64) for source, stream in self.valid.items()}
+
+    def token_counts(self) -> np.ndarray:
+        return np.bincount(self.train, minlength=len(self.vocab))
+
+    def describe(self) -> dict:
+        return self._describe
+
+
+def _write_xz(path: Path, array: np.ndarray) -> None:
+    with lzma.open(path, "wb", preset=9 | lzma.PRESET_EXTREME) as f:
+        f.write(np.ascontiguousarray(array).tobytes())
+
+
+def _read_xz(path: Path, dtype) -> np.ndarray:
+    with lzma.open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=dtype)
+
+
+def pack(args) -> None:
+    saved = read_language_model(args.vocab_from)
+    vocab = Vocabulary(saved.itos)
+    assert len(vocab) < 2 ** 16
+    files = sorted((Path(args.data_home) / "pretrain").glob("*.jsonl.xz"))
+    corpus = Corpus.prepare(files, TokenCache(args.cache), min_freq=3, max_vocab=30000, valid_permille=5,
+                            vocab=vocab)
+    shard_index, doc_index = corpus._documents(held_out=False)
+    order = np.random.default_rng(args.seed).permutation(len(doc_index))
+    lengths = np.array([int(corpus.shards[s].starts[d + 1] - corpus.shards[s].starts[d])
+                        for s, d in zip(shard_index[order], doc_index[order])])
+    keep = order[: int(np.searchsorted(np.cumsum(lengths), parse_count(args.tokens))) + 1]
+    train = corpus._concatenate(shard_index[keep], doc_index[keep]).astype(np.uint16)
+    doc_lengths = np.array([int(corpus.shards[s].starts[d + 1] - corpus.shards[s].starts[d])
+                            for s, d in zip(shard_index[keep], doc_index[keep])], dtype=np.uint32)
+    doc_source = np.array([SOURCES.index(corpus.shards[s].source) for s in shard_index[keep]], dtype=np.uint8)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_xz(out / "train.u16.xz", train)
+    np.save(out / "lengths.npy", doc_lengths)
+    np.save(out / "doc_source.npy", doc_source)
+    for source, stream in corpus.validation_streams(args.valid_tokens).items():
+        _write_xz(out / f"valid-{source}.u16.xz", stream.astype(np.uint16))
+    describe = {}
+    for i, source in enumerate(SOURCES):
+        mine = doc_source == i
+        describe[source] = {"files": [f"{source}-slice"], "documents": int(mine.sum()),
+                            "tokens": int(doc_lengths[mine].sum()),
+                            "valid_documents": corpus.describe()[source]["valid_documents"],
+                            "valid_tokens": corpus.describe()[source]["valid_tokens"]}
+    (out / "slice.json").write_text(json.dumps({"itos": vocab.itos, "describe": describe, "seed": args.seed}))
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"packed {len(train) / 1e6:.1f}M tokens in {len(doc_lengths)} documents: {size / 2**20:.1f} MiB; "
+          + json.dumps({s: d["tokens"] for s, d in describe.items()}))
+
+
+def load_slice(folder: Path) -> ArrayCorpus:
+    meta = json.loads((folder / "slice.json").read_text())
+    valid = {source: _read_xz(folder / f"valid-{source}.u16.xz", np.uint16) for source in SOURCES
+             if (folder / f"valid-{source}.u16.xz").exists()}
+    return ArrayCorpus(Vocabulary(meta["itos"]), _read_xz(folder / "train.u16.xz", np.uint16),
+                       np.load(folder / "lengths.npy").astype(np.int64), np.load(folder / "doc_source.npy"),
+                       valid, meta["describe"])
+
+
+def train(args) -> None:
+    started = time.monotonic()
+    out = Path(args.out)
+    (out / "snapshots").mkdir(parents=True, exist_ok=True)
+    log_file = open(out / "train.log", "a", encoding="utf-8")
+
+    def log(line: str) -> None:
+        _print_flushed(f"[{args.direction}] {line}")
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    corpus = load_slice(Path(args.slice))
+    device = torch.device(args.device)
+    recipe = Recipe(direction=args.direction, batch_size=args.batch_size, lr=args.lr, drop_mult=args.drop_mult,
+                    epochs=1000).check()
+    log(f"slice: {len(corpus.train) / 1e6:.1f}M tokens; {json.dumps(corpus.describe())}; "
+        f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}")
+    # Probe the speed with a throwaway run, then size the schedule to end at the deadline.
+    probe = _Run(corpus, replace(recipe, max_tokens=10 ** 9), device, log)
+    probe_deadline = time.monotonic() + args.probe_seconds
+    probe.train(deadline=probe_deadline, every={"checkpoint": 1e9, "eval": 1e9, "log": 5.0},
+                snapshot_every=None, save_checkpoint=lambda: None, evaluate_and_export=lambda snapshot=None: None)
+    speed = probe.tokens_seen / max(probe.train_seconds, 1e-9)
+    del probe
+    torch.cuda.empty_cache() if device.type == "cuda" else None
+    remaining = args.minutes * 60 - (time.monotonic() - started) - args.reserve_seconds
+    max_tokens = int(speed * remaining * 0.93)
+    epochs = max(1, math.ceil(max_tokens / len(corpus.train)))
+    recipe = replace(recipe, max_tokens=max_tokens, epochs=epochs)
+    log(f"probe: {speed:,.0f} tok/s; schedule: {max_tokens / 1e6:.1f}M tokens ({epochs} epochs of the slice) "
+        f"in {remaining:.0f} s")
+    run = _Run(corpus, recipe, device, log)
+    exporter = _Exporter(out / f"english_{SHORT[args.direction]}.pt", out, corpus, recipe, True, log)
+    deadline = started + args.minutes * 60 - args.reserve_seconds
+    run.train(deadline=deadline, every={"checkpoint": 1e9, "eval": args.eval_every, "log": 15.0},
+              snapshot_every=args.snapshot_every, save_checkpoint=lambda: None,
+              evaluate_and_export=lambda snapshot=None: exporter.export(run, args.valid_tokens, snapshot))
+    log(f"done in {time.monotonic() - started:.0f} s")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pack")
+    p.add_argument("--data-home", required=True)
+    p.add_argument("--cache", required=True)
+    p.add_argument("--vocab-from", required=True)
+    p.add_argument("--tokens", default="45M")
+    p.add_argument("--valid-tokens", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--slice", required=True)
+    t.add_argument("--direction", choices=("forward", "backward"), required=True)
+    t.add_argument("--minutes", type=float, required=True)
+    t.add_argument("--reserve-seconds", type=float, default=40.0, help="kept for the final export")
+    t.add_argument("--probe-seconds", type=float, default=20.0)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--drop-mult", type=float, default=0.1)
+    t.add_argument("--eval-every", type=float, default=120.0)
+    t.add_argument("--snapshot-every", type=parse_count, default=None)
+    t.add_argument("--valid-tokens", type=int, default=100_000)
+    t.add_argument("--device", default="cuda")
+    t.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    pack(args) if args.command == "pack" else train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
