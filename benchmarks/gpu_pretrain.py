@@ -38,7 +38,7 @@ import torch
 from sk_ulmfit._corpus import Corpus, TokenCache
 from sk_ulmfit._persistence import read_language_model
 from sk_ulmfit._text import Vocabulary
-from sk_ulmfit.pretrain import Recipe, _Exporter, _Run, _print_flushed, parse_count
+from sk_ulmfit.pretrain import Recipe, _Exporter, _print_flushed, _Run, parse_count
 
 SOURCES = ("enwiki2014", "wikinews", "gutenberg")
 SHORT = {"forward": "fwd", "backward": "bwd"}
