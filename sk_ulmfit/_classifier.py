@@ -16,6 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, chec
 
 from . import _inference as inference
 from ._batching import training_batches
+from ._checkpoints import FitCheckpoints, fit_fingerprint
 from ._language_model import SIZE_PARAMS, ULMFiTLanguageModel
 from ._lm_cache import fine_tuned
 from ._model import (
@@ -30,6 +31,7 @@ from ._model import (
     layer_groups,
     load_encoder,
     renumber,
+    state_dict_on_cpu,
     used_rows,
     widen_vocabulary,
 )
@@ -164,6 +166,13 @@ default="english"
         ``GridSearchCV(n_jobs=2)`` then tokenises and fine-tunes each training set once
         overall, and later runs start from it. The cache grows until you clear it
         (``joblib.Memory(folder).clear()`` or delete the folder).
+    checkpoint_dir : None, str or path, default=None
+        A folder where ``fit`` records its progress after every completed epoch (atomically;
+        a file per direction). If a fit is interrupted (Ctrl-C, a killed process, a lost
+        machine), calling ``fit`` again with the same parameters and data continues from
+        the last completed epoch, stage 2 included in what is skipped, and ends with the
+        same model as an uninterrupted fit. The files are removed when the fit completes.
+        Progress of another fit (other parameters or data) is an error, never overwritten.
     n_jobs : int or None, default=None
         Worker processes for tokenising large batches of new texts (joblib's meaning:
         ``None`` is 1 unless inside ``joblib.parallel_config``, -1 is every core).
@@ -221,6 +230,7 @@ default="english"
         weight_decay: float = 0.01,
         class_weight=None,
         memory=None,
+        checkpoint_dir=None,
         n_jobs: int | None = None,
         device="auto",
         random_state=None,
@@ -247,6 +257,7 @@ default="english"
         self.weight_decay = weight_decay
         self.class_weight = class_weight
         self.memory = memory
+        self.checkpoint_dir = checkpoint_dir
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
@@ -288,7 +299,13 @@ default="english"
             warn_forgotten(starts[0].head.classes, classes)
         n_layers = self.n_layers if starts is None else starts[0].language_model.config.n_layers
         stages = parse_schedule(self.schedule, n_groups=n_layers + 2)
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+        fit_seed = check_random_state(self.random_state).randint(2**31 - 1)
+        checkpoints = None
+        if self.checkpoint_dir is not None:
+            checkpoints = FitCheckpoints(self.checkpoint_dir, fit_fingerprint(
+                self.get_params(deep=False), texts, labels, sample_weight))
+            fit_seed = checkpoints.fit_seed(fit_seed)
+        rng = np.random.default_rng(fit_seed)
         train_idx, valid_idx = self._split_validation(targets, rng)
         extra = [] if stage2 is None else stage2._extra_texts()
         # the extra texts are tokenised here too, so stage 2 finds them in the cache
@@ -299,10 +316,22 @@ default="english"
             start = None if starts is None else starts[index]
             if starts is not None:
                 starts[index] = None  # its weights are copied; they need not stay in memory
-            trained, records = self._fit_direction(direction, start, stage2, texts, tokens, classes, targets,
-                                                   weights, stages, train_idx, valid_idx, device, rng)
+            saved = None if checkpoints is None else checkpoints.read(direction)
+            if saved is not None and saved["complete"]:
+                trained, records = trained_direction(saved["trained"], device), saved["history"]
+                rng.bit_generator.state = saved["rng_after"]
+            else:
+                progress = None if checkpoints is None else _Progress(checkpoints, direction, fit_seed, saved)
+                trained, records = self._fit_direction(direction, start, stage2, texts, tokens, classes, targets,
+                                                       weights, stages, train_idx, valid_idx, device, rng, progress)
+                if checkpoints is not None:
+                    checkpoints.save(direction, fit_seed, {
+                        "complete": True, "trained": direction_payload(trained), "history": records,
+                        "rng_after": rng.bit_generator.state})
             directions.append(trained)
             history.extend({"direction": direction, **record} for record in records)
+        if checkpoints is not None:
+            checkpoints.clear(DIRECTION_SETS[self.direction])
 
         # Replace the fitted state only once training has succeeded.
         self.classes_ = classes
@@ -314,11 +343,18 @@ default="english"
         return self
 
     def _fit_direction(self, direction, start: Start | None, stage2, texts, tokens, classes, targets, weights,
-                       stages, train_idx, valid_idx, device, rng):
+                       stages, train_idx, valid_idx, device, rng, progress: _Progress | None = None):
         tokens = [t[::-1] for t in tokens] if direction == "backward" else tokens
         seed = int(rng.integers(2**31 - 1))
-        head_start = None if start is None else start.head
-        if start is None:
+        resume = None if progress is None or progress.saved is None else progress.saved
+        head_start = None if start is None or resume is not None else start.head
+        if resume is not None:
+            # Stage 2 and the pretrained weights are behind us: the checkpoint has the network.
+            vocab = Vocabulary(resume["itos"])
+            encoder_weights = None if resume["embedding"] is None else {EMBEDDING_NAMES[0]: resume["embedding"]}
+            sizes = tuple(resume["sizes"])
+            del start
+        elif start is None:
             vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
             encoder_weights, sizes = None, (self.emb_size, self.hidden_size, self.n_layers)
         else:
@@ -341,17 +377,27 @@ default="english"
             rows = used_rows(sequences)
             sequences = renumber(sequences, rows, len(vocab))
             embedding = encoder_weights[EMBEDDING_NAMES[0]]
-            encoder_weights = compact_encoder_weights(encoder_weights, rows)
+            if resume is None:
+                encoder_weights = compact_encoder_weights(encoder_weights, rows)
         model_config = config if encoder_weights is None else compact_config(config, rows)
+        save_progress = None
+        if progress is not None:
+            def save_progress(state):
+                progress.save({"complete": False, "itos": list(vocab.itos), "sizes": list(sizes),
+                               "embedding": None if encoder_weights is None else embedding,
+                               "model": state_dict_on_cpu(model), "progress": state})
         with seeded(seed, device):
             model = build_classifier(model_config)
-            if encoder_weights is not None:
+            if resume is not None:
+                model.load_state_dict(resume["model"])
+            elif encoder_weights is not None:
                 load_encoder(model, encoder_weights)
             if head_start is not None:
                 transfer_head(model, head_start, classes)
             model.to(device)
             history = self._run_schedule(model, model_config, device, stages, sequences, targets, weights,
-                                         train_idx, valid_idx, rng)
+                                         train_idx, valid_idx, rng, None if resume is None else resume["progress"],
+                                         save_progress)
         if encoder_weights is not None:
             model = widen_vocabulary(model, config, rows, embedding).to(device)
         return TrainedDirection(direction, vocab, config, model.eval()), history
@@ -424,7 +470,7 @@ default="english"
             ) from error
 
     def _run_schedule(self, model, config, device, stages, sequences, targets, weights, train_idx, valid_idx,
-                      rng):
+                      rng, resume=None, save_progress=None):
         train_sequences = [sequences[i] for i in train_idx]
         train_lengths = [len(s) for s in train_sequences]
         train_targets = targets[train_idx]
@@ -443,6 +489,7 @@ default="english"
             train_on=train_on, evaluate=evaluate if len(valid_idx) else None,
             lr_schedule=self.lr_schedule, lr_decay=self.lr_decay,
             weight_decay=self.weight_decay, device=device, verbose=self.verbose,
+            rng=rng, resume=resume, save_progress=save_progress,
         )
 
     def _validation_scores(self, model, config, device, sequences, targets, weights, valid_idx) -> dict:
@@ -588,3 +635,13 @@ default="english"
 
 # Pickles and reprs name the public path, which internal moves never change.
 ULMFiTClassifier.__module__ = "sk_ulmfit"
+
+
+class _Progress:
+    """One direction's checkpoint during a fit: what was saved (or ``None``), and the saver."""
+
+    def __init__(self, checkpoints: FitCheckpoints, direction: str, fit_seed: int, saved: dict | None):
+        self.checkpoints, self.direction, self.fit_seed, self.saved = checkpoints, direction, fit_seed, saved
+
+    def save(self, state: dict) -> None:
+        self.checkpoints.save(self.direction, self.fit_seed, state)

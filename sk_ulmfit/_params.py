@@ -8,6 +8,7 @@ checked the same way in both.
 from __future__ import annotations
 
 import numbers
+import os
 
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_scalar
@@ -58,5 +59,8 @@ def check_params(estimator, only: tuple[str, ...] | None = None, **choices) -> N
             raise ValueError(f"{name} must be one of {list(allowed)}; got {value!r}")
     if params.get("n_jobs") == 0:
         raise ValueError("n_jobs=0 has no meaning: use None or 1 (one process), -1 (every core) or a count")
+    folder = params.get("checkpoint_dir")
+    if folder is not None and not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"checkpoint_dir must be None or a folder path (str or pathlib.Path); got {folder!r}")
     if "random_state" in params:
         check_random_state(params["random_state"])

@@ -215,23 +215,45 @@ def run_schedule(
     weight_decay: float,
     device: torch.device,
     verbose: int,
+    rng: np.random.Generator | None = None,
+    resume: dict | None = None,
+    save_progress: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Train through the stages of gradual unfreezing; returns one record per epoch.
 
     ``make_epoch()`` plans an epoch (its ``len`` is its number of steps) and
     ``train_on(plan, optimizer, rates, scaler)`` runs it and returns the training loss.
+
+    After every completed epoch ``save_progress(progress)`` (if given) receives plain data
+    (optimiser, scaler and random states, position, history; not the network, which the
+    caller owns); ``resume=progress``, with the network's weights of that moment restored
+    by the caller, continues with exactly the epochs, rates and dropout masks that an
+    uninterrupted run would have had. ``rng`` is the generator ``make_epoch`` draws from.
     """
     optimizer = make_optimizer(groups, lr_schedule, weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
-    history = []
-    for stage_number, stage in enumerate(stages, start=1):
+    history, first_stage, epochs_done = [], 0, 0
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        scaler.load_state_dict(resume["scaler"])
+        history, first_stage, epochs_done = list(resume["history"]), resume["stage"], resume["epochs_done"]
+        if rng is not None:
+            rng.bit_generator.state = resume["stage_rng"]
+    for stage_index in range(first_stage, len(stages)):
+        stage = stages[stage_index]
         set_trainable(groups, stage.n_trainable)
+        stage_rng = None if rng is None else rng.bit_generator.state
         plans = [make_epoch() for _ in range(stage.epochs)]
         rates = StageRates(optimizer, group_rates(stage.lr, len(groups), lr_decay),
                            total_steps=sum(len(plan) for plan in plans), lr_schedule=lr_schedule)
-        for epoch_number, plan in enumerate(plans, start=1):
+        skipped = epochs_done if stage_index == first_stage else 0
+        if skipped:
+            rates.seek(sum(len(plan) for plan in plans[:skipped]))
+        if resume is not None and stage_index == first_stage:
+            _set_rng_states(resume, device)
+        for epoch_number, plan in enumerate(plans[skipped:], start=skipped + 1):
             started = time.perf_counter()
-            record = {"stage": stage_number, "epoch": epoch_number, "unfreeze": stage.n_trainable,
+            record = {"stage": stage_index + 1, "epoch": epoch_number, "unfreeze": stage.n_trainable,
                       "lr": stage.lr, "train_loss": train_on(plan, optimizer, rates, scaler)}
             if evaluate is not None:
                 record.update(evaluate())
@@ -239,7 +261,22 @@ def run_schedule(
             history.append(record)
             if verbose:
                 print(format_record(record, len(stages), stage.epochs), flush=True)
+            if save_progress is not None:
+                save_progress({"stage": stage_index, "epochs_done": epoch_number, "stage_rng": stage_rng,
+                               "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                               "history": list(history), **_rng_states(device)})
     return history
+
+
+def _rng_states(device: torch.device) -> dict:
+    return {"torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+
+
+def _set_rng_states(states: dict, device: torch.device) -> None:
+    torch.set_rng_state(states["torch_rng"])
+    if device.type == "cuda" and states.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(states["cuda_rng"], device)
 
 
 def format_record(record: dict, n_stages: int, n_epochs: int) -> str:

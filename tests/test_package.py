@@ -45,7 +45,7 @@ LAYERS = (
     ("_atomic", "_validation", "_text", "_model", "_batching", "_lm_data", "_schedule", "_sampled_softmax",
      "datasets", "inspection"),
     ("_training", "_inference", "_params"),
-    ("_persistence", "_transfer", "_pretrained"),
+    ("_persistence", "_transfer", "_pretrained", "_checkpoints"),
     ("_language_model", "_lm_cache", "_classifier"),
     ("_corpus", "pretrain"),
 )
