@@ -96,7 +96,20 @@ def iter_documents(path: Path, text_field: str = "text") -> Iterator[tuple[str, 
                 ) from error
             if not isinstance(text, str):
                 raise ValueError(f"{path}:{number}: {text_field!r} is a {type(text).__name__}, not a string")
-            yield str(record.get("id", number)), text
+            yield str(record.get("id", number)), _valid_unicode(text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates (invalid Unicode that a JSON ``\\ud800`` escape can
+    carry, and no tokenizer accepts) replaced by U+FFFD, as a UTF-8 decoder would."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def document_hash(source: str, doc_id: str) -> int:

@@ -7,7 +7,7 @@ emoji, whitespace only, empty, and long. Labels are of odd types and shapes.
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sk_ulmfit import ULMFiTClassifier
@@ -69,3 +69,32 @@ def test_a_failed_fit_leaves_the_fitted_model_as_it_was(fitted, tmp_path_factory
     if all(isinstance(label, (str, int, float, bool)) for label in clf.classes_.tolist()):
         restored = ULMFiTClassifier.load(clf.save(path))
         np.testing.assert_array_equal(restored.predict_proba(texts), proba)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(documents=st.lists(TEXTS, max_size=8), kind=st.sampled_from(["jsonl", "txt"]),
+       valid_permille=st.sampled_from(["0", "500", "999"]))
+def test_the_pretraining_command_trains_or_says_what_is_wrong(tmp_path_factory, capsys, documents, kind,
+                                                              valid_permille):
+    """Any corpus: the command exits 0 with a loadable model, or 2 with an ``error:`` line."""
+    import json
+
+    from sk_ulmfit import ULMFiTLanguageModel
+    from sk_ulmfit.pretrain import main
+
+    folder = tmp_path_factory.mktemp("corpus")
+    corpus = folder / f"docs-00.{kind}"
+    if kind == "jsonl":
+        corpus.write_text("".join(json.dumps({"text": d}) + "\n" for d in documents), encoding="utf-8")
+    else:  # a lone surrogate cannot be written as UTF-8 text: it becomes "?"
+        corpus.write_text("\n".join(documents), encoding="utf-8", errors="replace")
+    capsys.readouterr()
+    code = main([str(corpus), "--output", str(folder / "lm.pt"), "--checkpoint-dir", str(folder / "run"),
+                 "--emb-size", "4", "--hidden-size", "8", "--n-layers", "1", "--batch-size", "2", "--bptt", "8",
+                 "--min-freq", "1", "--max-tokens", "400", "--valid-permille", valid_permille, "--quiet"])
+    err = capsys.readouterr().err
+    event(f"exit {code}" + ("" if code == 0 else ": " + err.split(";")[0].split(":")[1][:40]))
+    if code == 0:
+        assert np.isfinite(ULMFiTLanguageModel.load(folder / "lm.pt").perplexity(["a few words"]))
+    else:
+        assert code == 2 and err.startswith("error: ") and len(err) > 30, err
