@@ -27,6 +27,8 @@ strings only.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import pickle
 import warnings
 import zipfile
@@ -49,14 +51,41 @@ VERSION = 1
 EMBEDDING = "0.encoder.weight"
 TIED_COPIES = ("0.encoder_dp.emb.weight", "1.decoder.weight")
 PLAIN_TYPES = (str, int, float, bool, type(None))
+CHECKSUM = "sha256"
 
 
 # ------------------------------------------------------------------------ files
 def write_payload(path, payload: dict) -> Path:
-    """``torch.save`` the payload to ``path`` atomically (never a half-written model)."""
+    """``torch.save`` the payload to ``path`` atomically (never a half-written model), with
+    a checksum of its content that :func:`read_payload` verifies."""
     with atomic_target(path) as partial:
-        torch.save(payload, partial)
+        torch.save({**payload, CHECKSUM: payload_digest(payload)}, partial)
     return Path(path)
+
+
+def payload_digest(payload) -> str:
+    """SHA-256 of a payload's content: every tensor's bytes and every plain value, in key
+    order (a damaged byte inside a tensor changes no structure, only this)."""
+    digest = hashlib.sha256()
+
+    def walk(value) -> None:
+        if isinstance(value, torch.Tensor):
+            digest.update(f"tensor{value.dtype}{tuple(value.shape)}".encode())
+            digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                if key != CHECKSUM:
+                    digest.update(f"key{key!r}".encode())
+                    walk(value[key])
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"seq{len(value)}".encode())
+            for item in value:
+                walk(item)
+        else:
+            digest.update(repr(value).encode("utf-8", "surrogatepass"))
+
+    walk(payload)
+    return digest.hexdigest()
 
 
 def read_payload(path, kind: str = "model") -> dict:
@@ -77,6 +106,10 @@ def read_payload(path, kind: str = "model") -> dict:
             f"{path} is not an sk_ulmfit {kind} file (no format marker); "
             "for fastai's WT103-style files pass (weights.pth, vocab.pkl)"
         )
+    checksum = payload.pop(CHECKSUM, None)  # files written before checksums have none
+    if checksum is not None and checksum != payload_digest(payload):
+        raise ValueError(f"{path} is corrupt: its content does not match the checksum written with it "
+                         "(a damaged copy or disk); copy or save it again")
     return payload
 
 
@@ -86,7 +119,17 @@ def check_format(payload: dict, expected: str, source) -> None:
         kind = {LANGUAGE_MODEL: "language model", CLASSIFIER: "classifier"}[expected]
         raise ValueError(f"{source} holds a {payload.get('format')!r}, not an sk_ulmfit {kind}")
     if payload.get("version") != VERSION:
-        raise ValueError(f"{source} has format version {payload.get('version')}; this sk_ulmfit reads {VERSION}")
+        raise ValueError(
+            f"{source} has format version {payload.get('version')!r}; this sk_ulmfit ({_package_version()}) reads "
+            f"version {VERSION}: load it with the sk_ulmfit that wrote it (a newer one: pip install -U sk-ulmfit), "
+            "or train and save the model again")
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("sk-ulmfit")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def loadable_device(device: torch.device) -> torch.device:

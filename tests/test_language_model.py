@@ -91,6 +91,16 @@ def test_bad_files_get_clear_errors(tiny_pretrained, tmp_path):
     torch.save([1, 2, 3], tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not an sk_ulmfit language model"):
         ULMFiTLanguageModel.load(tmp_path / "other.pt")
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0xFF  # one damaged byte inside the weights
+    (tmp_path / "flipped.pt").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match="corrupt"):
+        ULMFiTLanguageModel.load(tmp_path / "flipped.pt")
+    from sk_ulmfit._persistence import read_payload, write_payload
+
+    write_payload(tmp_path / "future.pt", {**read_payload(tmp_path / "lm.pt"), "version": 99})
+    with pytest.raises(ValueError, match="format version 99.*pip install -U sk-ulmfit"):
+        ULMFiTLanguageModel.load(tmp_path / "future.pt")
 
 
 def _fastai_files(tmp_path, itos, wrap=False):
