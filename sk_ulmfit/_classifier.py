@@ -49,6 +49,7 @@ from ._pretrained import Start, resolve
 from ._schedule import parse_schedule
 from ._text import Vocabulary, tokenize
 from ._training import (
+    EarlyStopping,
     resolve_device,
     run_schedule,
     seeded,
@@ -57,6 +58,8 @@ from ._training import (
 from ._transfer import transfer_head, warn_forgotten
 from ._validation import check_labels, check_texts, warn_unused
 
+# validation_fraction=None with early_stopping=True: MLPClassifier's default fraction
+EARLY_STOPPING_FRACTION = 0.1
 DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": ("forward", "backward")}
 # language_model="auto": stage 2 as fastai's ULMFiT examples fine-tune (drop_mult 0.3), one
 # epoch at 2e-3; 64 rows of bptt tokens keep the cores busy (the classifier's smaller
@@ -151,7 +154,15 @@ default="english"
         slightly (``benchmarks/RESULTS.md`` reports the accuracy change). Training is unchanged.
     validation_fraction : float or None, default=None
         Fraction of the training texts held out (stratified) to report validation loss
-        and accuracy in ``history_``. ``None`` trains on everything.
+        and accuracy in ``history_``. ``None`` trains on everything (with
+        ``early_stopping``: 0.1, as ``MLPClassifier``).
+    early_stopping : bool, default=False
+        Stop the schedule's last stage once the validation loss has not improved for
+        ``n_iter_no_change`` epochs, and keep the weights of its best epoch (named in the
+        last ``history_`` record as ``restored_epoch``). Give the last stage more epochs
+        than you expect to need, e.g. ``schedule=[(1, 1, 2e-2), (2, 1, 1e-2), ("all", 10, 2e-3)]``.
+    n_iter_no_change : int, default=2
+        Epochs without a lower validation loss before ``early_stopping`` stops.
     weight_decay : float, default=0.01
         Decoupled weight decay of the Adam optimiser.
     class_weight : dict, "balanced" or None, default=None
@@ -227,6 +238,8 @@ default="english"
         predict_batch_size: int = 64,
         predict_precision: str = "float32",
         validation_fraction: float | None = None,
+        early_stopping: bool = False,
+        n_iter_no_change: int = 2,
         weight_decay: float = 0.01,
         class_weight=None,
         memory=None,
@@ -254,6 +267,8 @@ default="english"
         self.predict_batch_size = predict_batch_size
         self.predict_precision = predict_precision
         self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
         self.weight_decay = weight_decay
         self.class_weight = class_weight
         self.memory = memory
@@ -456,16 +471,19 @@ default="english"
 
     def _split_validation(self, targets: np.ndarray, rng: np.random.Generator):
         indices = np.arange(len(targets))
-        if self.validation_fraction is None:
+        fraction = self.validation_fraction
+        if fraction is None and self.early_stopping:
+            fraction = EARLY_STOPPING_FRACTION
+        if fraction is None:
             return indices, indices[:0]
         counts = np.bincount(targets)
         stratify = targets if counts.min() >= 2 else None
         try:
-            return train_test_split(indices, test_size=self.validation_fraction, stratify=stratify,
+            return train_test_split(indices, test_size=fraction, stratify=stratify,
                                     random_state=int(rng.integers(2**31 - 1)))
         except ValueError as error:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} cannot split {len(targets)} "
+                f"validation_fraction={fraction} cannot split {len(targets)} "
                 f"texts into train and validation sets ({error}); use a larger fraction or None"
             ) from error
 
@@ -490,6 +508,8 @@ default="english"
             lr_schedule=self.lr_schedule, lr_decay=self.lr_decay,
             weight_decay=self.weight_decay, device=device, verbose=self.verbose,
             rng=rng, resume=resume, save_progress=save_progress,
+            early_stopping=EarlyStopping(self.n_iter_no_change, snapshot=lambda: state_dict_on_cpu(model),
+                                         restore=model.load_state_dict) if self.early_stopping else None,
         )
 
     def _validation_scores(self, model, config, device, sequences, targets, weights, valid_idx) -> dict:

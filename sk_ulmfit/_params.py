@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 import os
 
+import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_scalar
 
@@ -36,6 +37,7 @@ NUMBERS = {
     "weight_decay": (numbers.Real, 0, None, "left"),
     "validation_fraction": (numbers.Real, 0, 1, "neither"),
     "n_jobs": (numbers.Integral, None, None, "both"),
+    "n_iter_no_change": (numbers.Integral, 1, None, "left"),
 }
 CHOICES = {"lr_schedule": LR_SCHEDULES, "predict_precision": PRECISIONS}
 # None is a valid value of these
@@ -59,6 +61,8 @@ def check_params(estimator, only: tuple[str, ...] | None = None, **choices) -> N
             raise ValueError(f"{name} must be one of {list(allowed)}; got {value!r}")
     if params.get("n_jobs") == 0:
         raise ValueError("n_jobs=0 has no meaning: use None or 1 (one process), -1 (every core) or a count")
+    if "early_stopping" in params and not isinstance(params["early_stopping"], (bool, np.bool_)):
+        raise TypeError(f"early_stopping must be True or False; got {params['early_stopping']!r}")
     folder = params.get("checkpoint_dir")
     if folder is not None and not isinstance(folder, (str, os.PathLike)):
         raise TypeError(f"checkpoint_dir must be None or a folder path (str or pathlib.Path); got {folder!r}")

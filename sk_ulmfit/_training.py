@@ -6,6 +6,7 @@ import contextlib
 import functools
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable, Sequence, Sized
 
 import numpy as np
@@ -218,6 +219,7 @@ def run_schedule(
     rng: np.random.Generator | None = None,
     resume: dict | None = None,
     save_progress: Callable[[dict], None] | None = None,
+    early_stopping: EarlyStopping | None = None,
 ) -> list[dict]:
     """Train through the stages of gradual unfreezing; returns one record per epoch.
 
@@ -229,14 +231,19 @@ def run_schedule(
     caller owns); ``resume=progress``, with the network's weights of that moment restored
     by the caller, continues with exactly the epochs, rates and dropout masks that an
     uninterrupted run would have had. ``rng`` is the generator ``make_epoch`` draws from.
+
+    ``early_stopping`` ends the last stage once ``evaluate``'s ``valid_loss`` has not
+    improved for ``n_iter_no_change`` epochs, and leaves the network with the weights of
+    its best epoch of that stage.
     """
     optimizer = make_optimizer(groups, lr_schedule, weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
-    history, first_stage, epochs_done = [], 0, 0
+    history, first_stage, epochs_done, best = [], 0, 0, None
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
         scaler.load_state_dict(resume["scaler"])
         history, first_stage, epochs_done = list(resume["history"]), resume["stage"], resume["epochs_done"]
+        best = resume.get("best")
         if rng is not None:
             rng.bit_generator.state = resume["stage_rng"]
     for stage_index in range(first_stage, len(stages)):
@@ -251,7 +258,11 @@ def run_schedule(
             rates.seek(sum(len(plan) for plan in plans[:skipped]))
         if resume is not None and stage_index == first_stage:
             _set_rng_states(resume, device)
+        last_stage = stage_index == len(stages) - 1
         for epoch_number, plan in enumerate(plans[skipped:], start=skipped + 1):
+            if last_stage and early_stopping is not None and best is not None and \
+                    epoch_number - best["epoch"] > early_stopping.n_iter_no_change:
+                break
             started = time.perf_counter()
             record = {"stage": stage_index + 1, "epoch": epoch_number, "unfreeze": stage.n_trainable,
                       "lr": stage.lr, "train_loss": train_on(plan, optimizer, rates, scaler)}
@@ -261,11 +272,27 @@ def run_schedule(
             history.append(record)
             if verbose:
                 print(format_record(record, len(stages), stage.epochs), flush=True)
+            if last_stage and early_stopping is not None and (best is None or record["valid_loss"] < best["loss"]):
+                best = {"epoch": epoch_number, "loss": record["valid_loss"], "state": early_stopping.snapshot()}
             if save_progress is not None:
                 save_progress({"stage": stage_index, "epochs_done": epoch_number, "stage_rng": stage_rng,
                                "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-                               "history": list(history), **_rng_states(device)})
+                               "history": list(history), "best": best, **_rng_states(device)})
+    if best is not None and best["epoch"] != history[-1]["epoch"]:
+        early_stopping.restore(best["state"])
+        history[-1]["restored_epoch"] = best["epoch"]
     return history
+
+
+@dataclass
+class EarlyStopping:
+    """How :func:`run_schedule` stops the last stage early: after ``n_iter_no_change``
+    epochs without a lower validation loss; ``snapshot()`` copies the network's weights
+    (to CPU) and ``restore(copy)`` puts them back."""
+
+    n_iter_no_change: int
+    snapshot: Callable[[], dict]
+    restore: Callable[[dict], None]
 
 
 def _rng_states(device: torch.device) -> dict:
