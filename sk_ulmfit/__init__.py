@@ -6,12 +6,12 @@ The estimators are imported on first use (PEP 562), so ``import sk_ulmfit.datase
 
 from importlib import import_module
 
-__all__ = ["ULMFiTClassifier", "ULMFiTLanguageModel", "available_models"]
+__all__ = ["ULMFiTClassifier", "ULMFiTLanguageModel", "available_models", "plot_history"]
 __version__ = "0.2.0.dev0"
 
 # public name -> the module that defines it
 _LAZY = {"ULMFiTClassifier": "._classifier", "ULMFiTLanguageModel": "._language_model",
-         "available_models": "._pretrained"}
+         "available_models": "._pretrained", "plot_history": "._plots"}
 
 
 def __getattr__(name: str):

@@ -78,3 +78,23 @@ def test_resumes_with_its_best_epoch(trec, tmp_path, monkeypatch):
     resumed = ULMFiTClassifier(**params, checkpoint_dir=tmp_path).fit(X_train, y_train)
     assert [r["valid_loss"] for r in resumed.history_] == [r["valid_loss"] for r in uninterrupted.history_]
     np.testing.assert_allclose(resumed.predict_proba(X_test), uninterrupted.predict_proba(X_test), atol=1e-6)
+
+
+def test_plot_history_draws_every_stage_and_the_kept_epoch(trec):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sk_ulmfit import plot_history
+
+    X_train, y_train, _, _ = trec
+    clf = ULMFiTClassifier(**{**LONG_LAST_STAGE, "direction": "both"}, early_stopping=True,
+                           n_iter_no_change=1).fit(X_train, y_train)
+    ax = plot_history(clf)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert {"train loss (forward)", "validation loss (backward)"} <= set(labels)
+    forward = [r for r in clf.history_ if r["direction"] == "forward"]
+    assert len(ax.get_lines()[0].get_xdata()) == len(forward)
+    notes = [text.get_text() for text in ax.texts]
+    assert notes[0].startswith("stage 1: unfreeze 1") and notes[1].startswith("stage 2: unfreeze")
+    with pytest.raises(Exception, match="not fitted"):
+        plot_history(ULMFiTClassifier())
