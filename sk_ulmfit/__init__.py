@@ -6,12 +6,13 @@ The estimators are imported on first use (PEP 562), so ``import sk_ulmfit.datase
 
 from importlib import import_module
 
-__all__ = ["ULMFiTClassifier", "ULMFiTLanguageModel", "available_models", "plot_history"]
+__all__ = ["ULMFiTClassifier", "ULMFiTLanguageModel", "available_models", "lr_find", "plot_history"]
 __version__ = "0.2.0.dev0"
 
 # public name -> the module that defines it
 _LAZY = {"ULMFiTClassifier": "._classifier", "ULMFiTLanguageModel": "._language_model",
-         "available_models": "._pretrained", "plot_history": "._plots"}
+         "available_models": "._pretrained", "plot_history": "._plots",
+         "lr_find": "._lr_find"}
 
 
 def __getattr__(name: str):

@@ -46,7 +46,7 @@ LAYERS = (
      "datasets", "inspection", "_plots"),
     ("_training", "_inference", "_params"),
     ("_persistence", "_transfer", "_pretrained", "_checkpoints"),
-    ("_language_model", "_lm_cache", "_classifier"),
+    ("_language_model", "_lm_cache", "_classifier", "_lr_find"),
     ("_corpus", "pretrain"),
 )
 
