@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Sequence
 
@@ -56,7 +57,7 @@ from ._training import (
     train_epoch,
 )
 from ._transfer import transfer_head, warn_forgotten
-from ._validation import check_labels, check_texts, warn_unused
+from ._validation import check_indicator, check_labels, check_texts, warn_unused
 
 # validation_fraction=None with early_stopping=True: MLPClassifier's default fraction
 EARLY_STOPPING_FRACTION = 0.1
@@ -198,9 +199,13 @@ default="english"
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The class labels, sorted; columns of ``predict_proba`` follow this order.
+        The class labels, sorted; columns of ``predict_proba`` follow this order. For a
+        multi-label ``y`` (an indicator matrix), the column numbers ``0 .. n_labels - 1``.
     n_classes_ : int
-        Number of classes.
+        Number of classes (labels, for a multi-label ``y``).
+    multilabel_ : bool
+        Whether ``y`` was a multi-label indicator matrix: one sigmoid per label, binary
+        cross-entropy; ``predict`` returns an indicator matrix.
     directions_ : list of TrainedDirection
         One per reading direction: its ``vocab`` (tokens known to the model), ``config``
         and ``network`` (the trained fastai AWD-LSTM classifier).
@@ -286,8 +291,10 @@ default="english"
         ----------
         X : list, numpy array or pandas Series of str
             The training texts; empty strings are allowed.
-        y : array-like of shape (n_samples,)
-            Labels of any sortable type (str, int, ...), at least two distinct.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels of any sortable type (str, int, ...), at least two distinct; or, for
+            several labels per text, a binary indicator matrix (dense, sparse or a
+            DataFrame, e.g. ``MultiLabelBinarizer().fit_transform(label_sets)``).
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each text in the classifier's loss, in every stage (multiplied by
             ``class_weight``; a weight of 2 counts like the text twice). Stage 2 reads the
@@ -299,17 +306,24 @@ default="english"
         self : ULMFiTClassifier
         """
         texts = check_texts(X)
-        labels = check_labels(y, len(texts))
-        classes, targets = np.unique(labels, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"y has one class ({classes[0]!r}): a classifier needs at least 2 classes"
-            )
+        indicators = check_indicator(y, len(texts))
+        multilabel = indicators is not None
+        if multilabel:
+            labels, classes, targets = None, np.arange(indicators.shape[1]), indicators
+        else:
+            labels = check_labels(y, len(texts))
+            classes, targets = np.unique(labels, return_inverse=True)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"y has one class ({classes[0]!r}): a classifier needs at least 2 classes"
+                )
         self._check_params()
-        weights = self._text_weights(sample_weight, labels)
+        weights = self._text_weights(sample_weight, labels, len(texts))
         stage2 = self._stage2()
         device = resolve_device(self.device)
         starts = resolve(self.pretrained, DIRECTION_SETS[self.direction])
+        if starts is not None and multilabel:  # label columns match no classes: a new head
+            starts = [Start(start.language_model, None) for start in starts]
         if starts is not None and starts[0].head is not None:
             warn_forgotten(starts[0].head.classes, classes)
         n_layers = self.n_layers if starts is None else starts[0].language_model.config.n_layers
@@ -351,6 +365,7 @@ default="english"
         # Replace the fitted state only once training has succeeded.
         self.classes_ = classes
         self.n_classes_ = len(classes)
+        self.multilabel_ = multilabel
         self.directions_ = directions
         self.device_ = device
         self.history_ = history
@@ -417,11 +432,14 @@ default="english"
             model = widen_vocabulary(model, config, rows, embedding).to(device)
         return TrainedDirection(direction, vocab, config, model.eval()), history
 
-    def _text_weights(self, sample_weight, labels: np.ndarray) -> np.ndarray | None:
-        """One weight per text (``sample_weight`` × ``class_weight``), or ``None`` for none."""
+    def _text_weights(self, sample_weight, labels: np.ndarray | None, n_texts: int) -> np.ndarray | None:
+        """One weight per text (``sample_weight`` × ``class_weight``), or ``None`` for none
+        (``labels`` is ``None`` for a multi-label ``y``)."""
         if sample_weight is None and self.class_weight is None:
             return None
-        weights = _check_sample_weight(sample_weight, np.empty(len(labels)), dtype=np.float64,
+        if labels is None and self.class_weight is not None:
+            raise ValueError("class_weight weighs classes of a 1-D y; for a multi-label y give sample_weight")
+        weights = _check_sample_weight(sample_weight, np.empty(n_texts), dtype=np.float64,
                                        ensure_non_negative=True)
         if self.class_weight is not None:
             weights = weights * compute_sample_weight(self.class_weight, labels)
@@ -476,8 +494,7 @@ default="english"
             fraction = EARLY_STOPPING_FRACTION
         if fraction is None:
             return indices, indices[:0]
-        counts = np.bincount(targets)
-        stratify = targets if counts.min() >= 2 else None
+        stratify = targets if targets.ndim == 1 and np.bincount(targets).min() >= 2 else None
         try:
             return train_test_split(indices, test_size=fraction, stratify=stratify,
                                     random_state=int(rng.integers(2**31 - 1)))
@@ -518,21 +535,25 @@ default="english"
         logits = torch.from_numpy(inference.predict_outputs(
             network, [sequences[i] for i in valid_idx], self.predict_batch_size, device))
         valid_targets = torch.from_numpy(targets[valid_idx])
-        if weights is None:
-            valid_loss = F.cross_entropy(logits, valid_targets)
+        if valid_targets.is_floating_point():  # multi-label: BCE per label; subset accuracy, as score()
+            losses = F.binary_cross_entropy_with_logits(logits.float(), valid_targets, reduction="none").mean(1)
+            correct = ((logits > 0) == (valid_targets > 0.5)).all(1)
         else:
-            losses = F.cross_entropy(logits, valid_targets, reduction="none").double()
+            losses = F.cross_entropy(logits, valid_targets, reduction="none")
+            correct = logits.argmax(1) == valid_targets
+        losses = losses.double()
+        if weights is None:
+            valid_loss = losses.mean()
+        else:
             valid_loss = (losses * torch.from_numpy(weights[valid_idx])).sum() / weights[valid_idx].sum()
-        return {
-            "valid_loss": valid_loss.item(),
-            "valid_accuracy": (logits.argmax(1) == valid_targets).double().mean().item(),
-        }
+        return {"valid_loss": valid_loss.item(), "valid_accuracy": correct.double().mean().item()}
 
     # ------------------------------------------------------------- predict
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Class probabilities, one row per text, columns in ``classes_`` order.
 
         With ``direction="both"`` the forward and backward models' probabilities are averaged.
+        Multi-label: each label's own probability (a sigmoid per label; rows need not sum to 1).
         """
         return np.exp(self.predict_log_proba(X))
 
@@ -541,16 +562,21 @@ default="english"
         check_is_fitted(self)
         texts = check_texts(X)
         tokens = tokenize(texts, n_jobs=self.n_jobs)
-        log_probas = [F.log_softmax(torch.from_numpy(self._logits(index, tokens)).double(), dim=1)
+        log_normalise = F.logsigmoid if getattr(self, "multilabel_", False) else functools.partial(
+            F.log_softmax, dim=1)
+        log_probas = [log_normalise(torch.from_numpy(self._logits(index, tokens)).double())
                       for index in range(len(self.directions_))]
         if len(log_probas) == 1:
             return log_probas[0].numpy()
         return (torch.logsumexp(torch.stack(log_probas), dim=0) - np.log(len(log_probas))).numpy()
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
-        """The most probable class of each text."""
-        best = self.predict_log_proba(X).argmax(axis=1)  # checks fitted before classes_ is read
-        return self.classes_[best]
+        """The most probable class of each text; multi-label: the indicator matrix of the
+        labels whose probability exceeds 0.5."""
+        log_proba = self.predict_log_proba(X)  # checks fitted before classes_ is read
+        if getattr(self, "multilabel_", False):  # models pickled before 0.2 have no multilabel_
+            return (log_proba > np.log(0.5)).astype(np.int64)
+        return self.classes_[log_proba.argmax(axis=1)]
 
     def _logits(self, index: int, tokens: list[list[str]]) -> np.ndarray:
         return self._outputs(index, tokens, pooled=False)
@@ -619,6 +645,7 @@ default="english"
         classifier.device_ = resolve_device(device)
         classifier.classes_ = saved.classes
         classifier.n_classes_ = len(saved.classes)
+        classifier.multilabel_ = saved.multilabel
         classifier.directions_ = [trained_direction(d, classifier.device_) for d in saved.directions]
         classifier.history_ = saved.history
         classifier._inference_networks = {}
@@ -627,7 +654,8 @@ default="english"
     def _payload(self) -> dict:
         """What :meth:`save` writes; also how a fitted model is handed over as ``pretrained``."""
         check_is_fitted(self)
-        return classifier_payload(self.get_params(), self.classes_, self.directions_, self.history_)
+        return classifier_payload(self.get_params(), self.classes_, self.directions_, self.history_,
+                                  getattr(self, "multilabel_", False))
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
@@ -650,6 +678,7 @@ default="english"
         tags.input_tags.string = True
         tags.non_deterministic = True  # GPU kernels and random_state=None
         tags.transformer_tags.preserves_dtype = []  # text in, float32 features out
+        tags.classifier_tags.multi_label = True  # y as an indicator matrix
         return tags
 
 

@@ -202,6 +202,7 @@ class SavedClassifier:
     classes: np.ndarray
     directions: list[dict]
     history: list[dict]
+    multilabel: bool = False
 
 
 def direction_payload(trained: TrainedDirection) -> dict:
@@ -227,7 +228,7 @@ def trained_direction(saved: dict, device: torch.device) -> TrainedDirection:
 
 
 def classifier_payload(params: dict, classes: np.ndarray, directions: list[TrainedDirection],
-                       history: list[dict]) -> dict:
+                       history: list[dict], multilabel: bool = False) -> dict:
     """The file payload of a fitted classifier; labels must be plain str, int, float or bool."""
     labels = [label.item() if isinstance(label, np.generic) else label for label in classes]
     if not all(isinstance(label, PLAIN_TYPES) for label in labels):
@@ -239,7 +240,7 @@ def classifier_payload(params: dict, classes: np.ndarray, directions: list[Train
         "format": CLASSIFIER, "version": VERSION, "params": plain_params(params),
         "classes": labels, "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
         "directions": [direction_payload(trained) for trained in directions],
-        "history": [dict(record) for record in history],
+        "history": [dict(record) for record in history], "multilabel": bool(multilabel),
     }
 
 
@@ -249,7 +250,7 @@ def classifier_from_payload(payload: dict, source) -> SavedClassifier:
     classes = np.asarray(payload["classes"], dtype=object if payload["classes_dtype"] == "object"
                          else np.dtype(payload["classes_dtype"]))
     return SavedClassifier(dict(payload["params"]), classes, list(payload["directions"]),
-                           list(payload["history"]))
+                           list(payload["history"]), bool(payload.get("multilabel", False)))
 
 
 # ------------------------------------------------------------------ fastai files

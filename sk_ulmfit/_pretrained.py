@@ -106,7 +106,9 @@ def _from_payload(payload: dict, directions: Sequence[str], source) -> list[Star
                 f"the pretrained classifier reads {list(saved)} only, not {missing[0]}: use "
                 f"direction={next(iter(saved))!r} or start from a classifier fitted with direction='both'"
             )
-        return [Start(encoder_language_model(saved[d]), head_start(saved[d], classifier.classes))
+        # a multi-label head's outputs are label columns, not classes to match: encoder only
+        return [Start(encoder_language_model(saved[d]),
+                      None if classifier.multilabel else head_start(saved[d], classifier.classes))
                 for d in directions]
     language_model = language_model_from_payload(payload, source)
     for direction in directions:

@@ -69,8 +69,14 @@ def regularized_loss(logits, raw_outputs, outputs, targets, weights: torch.Tenso
 
     ``logits`` is ``(n, classes)`` for a classifier or ``(n, steps, vocab)`` for a
     language model, with ``targets`` of shape ``(n,)`` or ``(n, steps)``. ``weights``
-    (classifier, one per text) make the cross-entropy a weighted mean.
+    (classifier, one per text) make the cross-entropy a weighted mean. Float ``targets``
+    of shape ``(n, labels)`` are multi-label indicators: binary cross-entropy per label
+    (one sigmoid each), averaged over labels, then over texts.
     """
+    if targets.is_floating_point():
+        per_text = F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none").mean(1)
+        loss = per_text.mean() if weights is None else (per_text * weights).mean()
+        return loss + activation_penalty(raw_outputs, outputs)
     flat_logits, flat_targets = logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)
     if weights is None:
         loss = F.cross_entropy(flat_logits, flat_targets)

@@ -84,6 +84,35 @@ def _raise_bad_text(index: int, text) -> None:
     )
 
 
+def check_indicator(y, n_samples: int) -> np.ndarray | None:
+    """``y`` as a float32 ``(n_samples, n_labels)`` matrix when it is a multi-label indicator
+    (scikit-learn's convention: 2-D, two or more columns of 0/1, dense, sparse or a
+    DataFrame, as ``MultiLabelBinarizer`` makes), else ``None`` (one label per text)."""
+    if sparse.issparse(y):
+        matrix = y.toarray()
+    elif isinstance(y, pd.DataFrame):
+        matrix = y.to_numpy()
+    elif isinstance(y, np.ndarray):
+        matrix = y
+    elif isinstance(y, (list, tuple)) and y and all(isinstance(row, (list, tuple, np.ndarray)) for row in y):
+        try:
+            matrix = np.asarray(y)
+        except ValueError:  # ragged: check_labels explains
+            return None
+    else:
+        return None
+    if matrix.ndim != 2 or matrix.shape[1] < 2 or not (matrix.dtype.kind in "biuf"):
+        return None
+    if len(matrix) != n_samples:
+        raise ValueError(f"X and y have different lengths: {n_samples} texts but {len(matrix)} rows of labels")
+    if not np.isin(matrix, (0, 1)).all():
+        raise ValueError(
+            f"y has shape {matrix.shape}, so it is read as multi-label indicators (a column per label, "
+            "1 where the text has it, 0 where not, as MultiLabelBinarizer makes), but it holds other values "
+            f"(e.g. {matrix[~np.isin(matrix, (0, 1))][0]!r}): give 0/1 columns, or a 1-D y for one label per text")
+    return matrix.astype(np.float32)
+
+
 def check_labels(y, n_samples: int, estimator_name: str = "ULMFiTClassifier") -> np.ndarray:
     """Return ``y`` as a 1-D array of ``n_samples`` labels of one sortable type."""
     if y is None:  # scikit-learn's own wording
@@ -101,7 +130,8 @@ def check_labels(y, n_samples: int, estimator_name: str = "ULMFiTClassifier") ->
     if labels.ndim != 1:
         raise ValueError(
             f"y must be 1-D (one label per text); got shape {labels.shape}. Use y.ravel() "
-            "for a single column; multi-label targets are not supported"
+            "for a single column; for several labels per text give a binary indicator matrix "
+            "(sklearn.preprocessing.MultiLabelBinarizer().fit_transform(label_sets))"
         )
     if len(labels) != n_samples:
         raise ValueError(f"X and y have different lengths: {n_samples} texts but {len(labels)} labels")

@@ -239,6 +239,11 @@ def _checked(X, y, proba, classes):
             "Use cross_val_predict(clf, X, y, method='predict_proba') or clf.predict_proba(X)"
         )
     labels = None if y is None else np.asarray(y)
+    if labels is not None and labels.ndim == 2 and labels.shape[1] > 1:
+        raise ValueError(
+            "top_losses, most_unsure and label_issues rank texts with one label each; for a multi-label "
+            "y, look at one label j at a time: y[:, j] with proba np.column_stack([1 - proba[:, j], "
+            "proba[:, j]]) and classes=[0, 1] (most_similar works on any model's embeddings)")
     if labels is not None and labels.shape != (len(texts),):
         raise ValueError(f"y must have one label per text ({len(texts)}); got shape {labels.shape}")
     if classes is None:

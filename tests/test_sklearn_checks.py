@@ -37,10 +37,15 @@ class ClassifierOnRows(ClassifierMixin, BaseEstimator):
         self.classifier = classifier
 
     def fit(self, X, y, sample_weight=None):
-        X, y = validate_data(self, X, y)
+        X, y = validate_data(self, X, y, multi_output=True)  # a 2-D y: multi-label indicators
         self.classifier_ = clone(self.classifier or TINY_CLASSIFIER).fit(as_texts(X), y, sample_weight=sample_weight)
         self.classes_ = self.classifier_.classes_
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
     def predict_proba(self, X):
         check_is_fitted(self)
