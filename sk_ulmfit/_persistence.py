@@ -95,7 +95,8 @@ def read_payload(path, kind: str = "model") -> dict:
         raise FileNotFoundError(f"no {kind} file at {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 - arbitrary bytes fail anywhere in torch's reader
+        # (IndexError, KeyError, struct errors, ... besides its UnpicklingError and RuntimeError)
         raise ValueError(
             f"{path} is not a readable sk_ulmfit {kind} ({error.__class__.__name__}: "
             f"{str(error)[:200]}); it may be truncated or corrupt: save it again, or for "

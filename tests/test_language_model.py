@@ -91,6 +91,9 @@ def test_bad_files_get_clear_errors(tiny_pretrained, tmp_path):
     torch.save([1, 2, 3], tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not an sk_ulmfit language model"):
         ULMFiTLanguageModel.load(tmp_path / "other.pt")
+    (tmp_path / "text.pt").write_bytes(b"keep me")  # not even a zip: torch's reader fails in odd ways
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        ULMFiTLanguageModel.load(tmp_path / "text.pt")
     flipped = bytearray(good)
     flipped[len(good) // 2] ^= 0xFF  # one damaged byte inside the weights
     (tmp_path / "flipped.pt").write_bytes(bytes(flipped))

@@ -48,6 +48,7 @@ LAYERS = (
     ("_persistence", "_transfer", "_pretrained", "_checkpoints"),
     ("_language_model", "_lm_cache", "_classifier", "_lr_find"),
     ("_corpus", "pretrain"),
+    ("_cli", "__main__"),
 )
 
 

@@ -1,0 +1,7 @@
+"""``python -m sk_ulmfit``: the ``sk-ulmfit`` command line."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

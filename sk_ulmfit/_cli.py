@@ -1,0 +1,251 @@
+"""``sk-ulmfit``: the estimators from a shell, for people with a CSV.
+
+    sk-ulmfit fit train.csv --text-column text --label-column label --output model.skulm
+    sk-ulmfit predict model.skulm new.csv --text-column text --output predictions.csv [--proba]
+    sk-ulmfit evaluate model.skulm test.csv --text-column text --label-column label
+    sk-ulmfit inspect model.skulm train.csv --text-column text --label-column label --output worst.html
+    sk-ulmfit pretrain corpus-*.jsonl.xz --output lm.pt --checkpoint-dir runs/lm   # python -m sk_ulmfit.pretrain
+
+Tables are CSV, TSV, JSON Lines or Parquet (by suffix, optionally compressed: ``.gz``,
+``.xz``, ...). Models are written in the safe format of ``ULMFiTClassifier.save``. A file
+that exists is never overwritten without ``--force``. Errors go to stderr as one
+``error:`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, classification_report, f1_score
+
+from . import pretrain
+from ._classifier import ULMFiTClassifier
+from .inspection import most_unsure, top_losses
+
+READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+COMPRESSIONS = {".gz", ".bz2", ".xz", ".zip", ".zst"}
+
+
+class CommandError(Exception):
+    """A problem with the command's input that the user can fix; printed as ``error: ...``."""
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """The rows of a CSV, TSV, JSON Lines or Parquet file (format from the suffix)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CommandError(f"no file at {path}")
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSIONS:
+        suffixes = suffixes[:-1]
+    kind = READERS.get(suffixes[-1] if suffixes else "")
+    if kind is None:
+        raise CommandError(f"{path}: unknown table format; use .csv, .tsv, .jsonl or .parquet "
+                           "(optionally compressed, e.g. .csv.gz)")
+    try:
+        if kind == "csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        elif kind == "tsv":
+            frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3)
+        elif kind == "jsonl":
+            frame = pd.read_json(path, lines=True, dtype=False)
+        else:
+            frame = pd.read_parquet(path)
+    except pd.errors.EmptyDataError as error:
+        raise CommandError(f"{path} is empty: it needs a header row and at least one row") from error
+    except ImportError as error:
+        raise CommandError(f"reading {path} needs a Parquet engine: pip install pyarrow ({error})") from error
+    except ValueError as error:
+        raise CommandError(f"{path} could not be read as {kind}: {error}") from error
+    if frame.empty:
+        raise CommandError(f"{path} has no rows")
+    return frame
+
+
+def column(frame: pd.DataFrame, name: str, path) -> pd.Series:
+    if name not in frame.columns:
+        raise CommandError(f"{path} has no column {name!r}; its columns are: "
+                           + ", ".join(map(str, frame.columns)) + " (use --text-column/--label-column)")
+    return frame[name]
+
+
+def texts_of(frame: pd.DataFrame, name: str, path) -> list[str]:
+    values = column(frame, name, path)
+    missing = np.flatnonzero(values.isna().to_numpy())
+    if missing.size:
+        raise CommandError(f"{path}: column {name!r} is empty in {missing.size} rows (the first: row "
+                           f"{missing[0] + 1}); fill or drop them")
+    return values.astype(str).tolist()
+
+
+def parse_settings(pairs: Sequence[str]) -> dict:
+    """``["epochs=2", "schedule=[(1, 1, 2e-2)]"]`` → parameters (Python literals, else strings)."""
+    settings = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise CommandError(f"--set takes NAME=VALUE; got {pair!r}")
+        try:
+            settings[name.strip()] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            settings[name.strip()] = text
+    unknown = sorted(set(settings) - set(ULMFiTClassifier().get_params()))
+    if unknown:
+        raise CommandError(f"unknown parameters {unknown}; see help(sk_ulmfit.ULMFiTClassifier)")
+    return settings
+
+
+def writable(path: str | Path, force: bool) -> Path:
+    path = Path(path)
+    if path.exists() and not force:
+        raise CommandError(f"{path} exists; pass --force to replace it (nothing is overwritten otherwise)")
+    return path
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    suffix = path.suffix.lower()
+    if suffix == ".html":
+        path.write_text(frame.to_html(index=False), encoding="utf-8")
+    elif suffix == ".tsv":
+        frame.to_csv(path, sep="\t", index=False)
+    elif suffix in (".jsonl", ".json"):
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+def load_model(path) -> ULMFiTClassifier:
+    try:
+        return ULMFiTClassifier.load(path, device="auto")
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(str(error)) from error
+
+
+# ----------------------------------------------------------------------- commands
+def fit(args) -> None:
+    output = writable(args.output, args.force)
+    frame = read_table(args.data)
+    X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
+    classifier = ULMFiTClassifier(**{"verbose": 1, **parse_settings(args.set)})
+    try:
+        classifier.fit(X, y.to_numpy())
+    except (ValueError, TypeError) as error:
+        raise CommandError(str(error)) from error
+    classifier.save(output)
+    print(f"fitted on {len(X)} texts, {len(classifier.classes_)} classes; saved {output}")
+
+
+def predict(args) -> None:
+    output = writable(args.output, args.force)
+    model = load_model(args.model)
+    frame = read_table(args.data)
+    X = texts_of(frame, args.text_column, args.data)
+    result = frame.copy()
+    if args.proba:
+        proba = model.predict_proba(X)
+        for index, label in enumerate(model.classes_):
+            result[f"proba_{label}"] = proba[:, index]
+        result["predicted"] = model.classes_[proba.argmax(1)]
+    else:
+        result["predicted"] = model.predict(X)
+    write_table(result, output)
+    print(f"predicted {len(X)} texts; wrote {output}")
+
+
+def evaluate(args) -> None:
+    model = load_model(args.model)
+    frame = read_table(args.data)
+    X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
+    labels = y.to_numpy().astype(model.classes_.dtype)
+    predicted = model.predict(X)
+    print(f"accuracy {accuracy_score(labels, predicted):.4f}  macro-F1 "
+          f"{f1_score(labels, predicted, average='macro'):.4f}  ({len(X)} texts)")
+    print(classification_report(labels, predicted, zero_division=0))
+
+
+def inspect(args) -> None:
+    output = writable(args.output, args.force)
+    model = load_model(args.model)
+    frame = read_table(args.data)
+    X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
+    proba = model.predict_proba(X)
+    rank = top_losses if args.kind == "top-losses" else most_unsure
+    try:
+        table = rank(X, y.to_numpy().astype(model.classes_.dtype), proba, classes=model.classes_, k=args.k)
+    except ValueError as error:
+        raise CommandError(str(error)) from error
+    write_table(table, output)
+    print(f"wrote the {len(table)} {args.kind.replace('-', ' ')} of {len(X)} texts to {output}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sk-ulmfit", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def table_args(command, labels: bool):
+        command.add_argument("--text-column", default="text", help="default: text")
+        if labels:
+            command.add_argument("--label-column", default="label", help="default: label")
+
+    command = commands.add_parser("fit", help="train a classifier on a labelled table")
+    command.add_argument("data")
+    table_args(command, labels=True)
+    command.add_argument("--output", required=True, help="model file to write")
+    command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                         help="a ULMFiTClassifier parameter (repeatable), e.g. --set direction='both'")
+    command.add_argument("--force", action="store_true", help="replace --output if it exists")
+    command.set_defaults(run=fit)
+
+    command = commands.add_parser("predict", help="predict a table's texts")
+    command.add_argument("model")
+    command.add_argument("data")
+    table_args(command, labels=False)
+    command.add_argument("--output", required=True, help="the table with a 'predicted' column added")
+    command.add_argument("--proba", action="store_true", help="also a probability column per class")
+    command.add_argument("--force", action="store_true")
+    command.set_defaults(run=predict)
+
+    command = commands.add_parser("evaluate", help="accuracy and per-class report on a labelled table")
+    command.add_argument("model")
+    command.add_argument("data")
+    table_args(command, labels=True)
+    command.set_defaults(run=evaluate)
+
+    command = commands.add_parser("inspect", help="the texts whose labels the model doubts most")
+    command.add_argument("model")
+    command.add_argument("data")
+    table_args(command, labels=True)
+    command.add_argument("--kind", choices=("top-losses", "most-unsure"), default="top-losses")
+    command.add_argument("--k", type=int, default=50, help="rows to keep (default 50)")
+    command.add_argument("--output", required=True, help=".csv, .tsv, .jsonl, .parquet or .html")
+    command.add_argument("--force", action="store_true")
+    command.set_defaults(run=inspect)
+
+    commands.add_parser("pretrain", help="train a language model on a corpus (see: sk-ulmfit pretrain --help)",
+                        add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["pretrain"]:
+        return pretrain.main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

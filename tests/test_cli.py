@@ -1,0 +1,86 @@
+"""The ``sk-ulmfit`` command line, end to end on real data (TREC-6 as CSV, TSV, JSON Lines)."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sk_ulmfit import ULMFiTClassifier
+from sk_ulmfit._cli import main
+
+from .conftest import REPO_ROOT
+
+TINY_SETTINGS = ["--set", "pretrained=None", "--set", "emb_size=16", "--set", "hidden_size=32", "--set", "n_layers=2",
+                 "--set", "batch_size=32", "--set", "min_freq=1", "--set", "random_state=0",
+                 "--set", "schedule=[(1, 1, 2e-2), ('all', 2, 1e-2)]"]
+
+
+@pytest.fixture(scope="module")
+def tables(trec, tmp_path_factory):
+    X_train, y_train, X_test, y_test = trec
+    folder = tmp_path_factory.mktemp("tables")
+    pd.DataFrame({"question": X_train, "kind": y_train}).to_csv(folder / "train.csv", index=False)
+    pd.DataFrame({"question": X_test, "kind": y_test}).to_csv(folder / "test.tsv", sep="\t", index=False)
+    pd.DataFrame({"question": X_test}).to_json(folder / "new.jsonl.gz", orient="records", lines=True)
+    return folder
+
+
+def test_fit_predict_evaluate_inspect(tables, trec, capsys):
+    model = tables / "model.skulm"
+    assert main(["fit", str(tables / "train.csv"), "--text-column", "question", "--label-column", "kind",
+                 "--output", str(model), *TINY_SETTINGS]) == 0
+    clf = ULMFiTClassifier.load(model)
+    assert clf.hidden_size == 32 and list(clf.classes_) == sorted(set(trec[1]))
+
+    assert main(["predict", str(model), str(tables / "new.jsonl.gz"), "--text-column", "question",
+                 "--output", str(tables / "predicted.csv"), "--proba"]) == 0
+    predicted = pd.read_csv(tables / "predicted.csv")
+    assert list(predicted["predicted"]) == list(clf.predict(trec[2]))
+    assert {f"proba_{label}" for label in clf.classes_} <= set(predicted.columns)
+
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(tables / "test.tsv"), "--text-column", "question",
+                 "--label-column", "kind"]) == 0
+    report = capsys.readouterr().out
+    assert f"accuracy {clf.score(trec[2], trec[3]):.4f}" in report and "macro avg" in report
+
+    assert main(["inspect", str(model), str(tables / "test.tsv"), "--text-column", "question",
+                 "--label-column", "kind", "--k", "7", "--output", str(tables / "worst.html")]) == 0
+    html = (tables / "worst.html").read_text()
+    assert html.count("<tr>") == 7 and "<th>loss</th>" in html  # 7 rows (the header row has a style)
+
+
+def test_clear_errors_and_nothing_overwritten(tables, capsys):
+    model = tables / "exists.skulm"
+    model.write_bytes(b"keep me")
+    cases = [
+        (["fit", str(tables / "train.csv"), "--output", str(model)], "exists; pass --force"),
+        (["fit", str(tables / "train.csv"), "--output", str(tables / "m.skulm")], "no column 'text'; its columns are: question, kind"),
+        (["fit", str(tables / "missing.csv"), "--output", str(tables / "m.skulm")], "no file at"),
+        (["fit", str(tables / "train.csv"), "--text-column", "question", "--label-column", "kind",
+          "--output", str(tables / "m.skulm"), "--set", "epochz=2"], "unknown parameters ['epochz']"),
+        (["predict", str(model), str(tables / "new.jsonl.gz"), "--output", str(tables / "p.csv")], "not a readable"),
+        (["predict", str(tables / "train.csv"), str(tables / "train.xlsx"), "--output", str(tables / "p.csv")],
+         "not a readable"),
+    ]
+    (tables / "empty.csv").write_text("")
+    cases.append((["fit", str(tables / "empty.csv"), "--output", str(tables / "m.skulm")], "is empty"))
+    (tables / "header.csv").write_text("text,label\n")
+    cases.append((["fit", str(tables / "header.csv"), "--output", str(tables / "m.skulm")], "has no rows"))
+    for argv, message in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err, (argv, err)
+    assert model.read_bytes() == b"keep me"
+    assert not (tables / "m.skulm").exists()
+
+
+def test_console_entry_and_pretrain_delegation(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sk_ulmfit", "pretrain", "--help"], capture_output=True,
+                            text=True, cwd=REPO_ROOT)
+    assert result.returncode == 0 and "--checkpoint-dir" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "sk_ulmfit", "--help"], capture_output=True, text=True,
+                            cwd=REPO_ROOT)
+    assert result.returncode == 0 and all(c in result.stdout for c in ("fit", "predict", "evaluate", "inspect"))
