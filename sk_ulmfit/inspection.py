@@ -78,8 +78,8 @@ def most_unsure(X: Sequence[str], y, proba, *, classes=None, k: int | None = Non
 
     Returns
     -------
-    DataFrame with columns ``position, text, [label,] predicted, runner_up, margin,
-    p_predicted, p_runner_up``, smallest ``margin`` first.
+    DataFrame with columns ``position``, ``text``, [``label``,] ``predicted``, ``runner_up``,
+    ``margin``, ``p_predicted``, ``p_runner_up``, smallest ``margin`` first.
     """
     texts, labels, proba, classes = _checked(X, y, proba, classes)
     if proba.shape[1] < 2:
@@ -130,8 +130,8 @@ def most_similar(embeddings, X: Sequence[str], other_embeddings=None, other_X: S
 
     Returns
     -------
-    DataFrame with columns ``position, text, [label,] other_position, other_text,
-    [other_label,] similarity``, most similar first.
+    DataFrame with columns ``position``, ``text``, [``label``,] ``other_position``,
+    ``other_text``, [``other_label``,] ``similarity``, most similar first.
     """
     texts = check_texts(X)
     within = other_embeddings is None
