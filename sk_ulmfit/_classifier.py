@@ -338,7 +338,8 @@ default="english"
         train_idx, valid_idx = self._split_validation(targets, rng)
         extra = [] if stage2 is None else stage2._extra_texts()
         # the extra texts are tokenised here too, so stage 2 finds them in the cache
-        tokens = tokenize(texts + extra, n_jobs=self.n_jobs, memory=self.memory)[: len(texts)]
+        tokens = tokenize(texts + extra, n_jobs=self.n_jobs, memory=self.memory,
+                          show_progress=self.verbose > 0)[: len(texts)]
 
         directions, history = [], []
         for index, direction in enumerate(DIRECTION_SETS[self.direction]):
@@ -561,7 +562,7 @@ default="english"
         """Log of the class probabilities, columns in ``classes_`` order."""
         check_is_fitted(self)
         texts = check_texts(X)
-        tokens = tokenize(texts, n_jobs=self.n_jobs)
+        tokens = tokenize(texts, n_jobs=self.n_jobs, show_progress=self.verbose > 0)
         log_normalise = F.logsigmoid if getattr(self, "multilabel_", False) else functools.partial(
             F.log_softmax, dim=1)
         log_probas = [log_normalise(torch.from_numpy(self._logits(index, tokens)).double())
@@ -588,7 +589,8 @@ default="english"
             tokens = [t[::-1] for t in tokens]
         sequences = [trained.vocab.numericalize(t) for t in tokens]
         return inference.predict_outputs(self._inference_network(index), sequences, self.predict_batch_size,
-                                         self.device_, pooled, self.predict_precision)
+                                         self.device_, pooled, self.predict_precision,
+                                         show_progress=self.verbose > 0)
 
     def _inference_network(self, index: int) -> inference.InferenceNetwork:
         """Direction ``index``'s network for prediction in ``predict_precision``, built on first
@@ -618,7 +620,7 @@ default="english"
         ndarray of shape (n_texts, 3 * emb_size * n_directions), float32
         """
         check_is_fitted(self)
-        tokens = tokenize(check_texts(X), n_jobs=self.n_jobs)
+        tokens = tokenize(check_texts(X), n_jobs=self.n_jobs, show_progress=self.verbose > 0)
         return np.hstack([self._outputs(index, tokens, pooled=True) for index in range(len(self.directions_))])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from fastprogress.fastprogress import progress_bar
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -173,11 +174,13 @@ def predict_outputs(
     device: torch.device,
     pooled: bool = False,
     precision: str = "float32",
+    show_progress: bool = False,
 ) -> np.ndarray:
     """Class scores (or, with ``pooled``, the pooled features) of each sequence, in input order."""
     run = network.pooled if pooled else network
     results = None
-    for batch in prediction_batches([len(s) for s in sequences], max_texts):
+    batches = prediction_batches([len(s) for s in sequences], max_texts)
+    for batch in progress_bar(batches, leave=False) if show_progress and len(batches) > 1 else batches:
         tokens, lengths, order = right_padded([sequences[i] for i in batch])
         with autocast(device, torch.bfloat16 if precision == "bfloat16" else torch.float16):
             values = run(tokens.to(device), lengths).float().cpu().numpy()

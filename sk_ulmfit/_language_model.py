@@ -178,7 +178,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         device = resolve_device(self.device)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
 
-        tokens = tokenize(texts, self.direction, self.n_jobs)
+        tokens = tokenize(texts, self.direction, self.n_jobs, show_progress=self.verbose > 0)
         if start is None:
             vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
             config = LanguageModelConfig(len(vocab), self.emb_size, self.hidden_size,
@@ -335,7 +335,8 @@ class _EpochStream:
         return self.steps
 
 
-def tokenize(texts: list[str], direction: str, n_jobs: int | None = None) -> list[list[str]]:
+def tokenize(texts: list[str], direction: str, n_jobs: int | None = None,
+             show_progress: bool = False) -> list[list[str]]:
     """fastai tokens of each text, reversed for a backward model."""
-    tokens = fastai_tokens(texts, n_jobs=n_jobs)
+    tokens = fastai_tokens(texts, n_jobs=n_jobs, show_progress=show_progress)
     return [t[::-1] for t in tokens] if direction == "backward" else tokens

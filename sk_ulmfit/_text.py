@@ -19,6 +19,7 @@ from fastai.text.core import (
     defaults,
 )
 from fastai.text.data import make_vocab
+from fastprogress.fastprogress import progress_bar
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from sklearn.utils.validation import check_memory
 
@@ -165,9 +166,12 @@ _cache: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 # Below this many characters to tokenise (about 250 IMDb reviews), starting worker
 # processes costs more than it saves (measured on 2 cores: 500 reviews, 1.2x; 6,000, 1.7x).
 PARALLEL_MIN_CHARS = 300_000
+# With verbose, texts are tokenised in pieces of this many, one progress-bar step each.
+PROGRESS_CHUNK = 1_000
 
 
-def tokenize(texts: Iterable[str], n_jobs: int | None = None, memory=None) -> list[list[str]]:
+def tokenize(texts: Iterable[str], n_jobs: int | None = None, memory=None,
+             show_progress: bool = False) -> list[list[str]]:
     """fastai tokens of each text (one spaCy pipeline per process, built on first use).
 
     Texts tokenised recently in this process are not tokenised again. ``n_jobs``
@@ -180,8 +184,8 @@ def tokenize(texts: Iterable[str], n_jobs: int | None = None, memory=None) -> li
     missing = list(dict.fromkeys(text for text in texts if text not in _cache))
     if missing:
         memory = check_memory(memory)
-        new = _tokenize_new(missing, n_jobs) if memory.location is None else \
-            memory.cache(_tokenize_new, ignore=["n_jobs"])(missing, n_jobs)
+        new = _tokenize_new(missing, n_jobs, show_progress) if memory.location is None else \
+            memory.cache(_tokenize_new, ignore=["n_jobs", "show_progress"])(missing, n_jobs, show_progress)
         for text, tokens in zip(missing, new, strict=True):
             _cache[text] = tuple(sys.intern(token) for token in tokens)  # shared strings: less memory
     result = []
@@ -193,17 +197,33 @@ def tokenize(texts: Iterable[str], n_jobs: int | None = None, memory=None) -> li
     return result
 
 
-def _tokenize_new(texts: list[str], n_jobs: int | None) -> list[list[str]]:
+def _tokenize_new(texts: list[str], n_jobs: int | None, show_progress: bool = False) -> list[list[str]]:
     workers = min(effective_n_jobs(n_jobs), len(texts))
-    if workers <= 1 or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
+    parallel = workers > 1 and sum(map(len, texts)) >= PARALLEL_MIN_CHARS
+    show_progress = show_progress and len(texts) > PROGRESS_CHUNK
+    if not parallel and not show_progress:
         return _SHARED_TOKENIZER(texts)
+    # with a progress bar: pieces of PROGRESS_CHUNK texts (the same tokens as one call)
+    pieces = max(workers if parallel else 1, -(-len(texts) // PROGRESS_CHUNK) if show_progress else 1)
+    chunks = np.array_split(np.arange(len(texts)), pieces)
+    if not parallel:
+        parts = (_SHARED_TOKENIZER([texts[i] for i in chunk]) for chunk in chunks)
+        return [t for part in _with_bar(parts, len(chunks), show_progress, "tokenising") for t in part]
     _SHARED_TOKENIZER([])  # load spaCy here, once, rather than in each worker
-    chunks = np.array_split(np.arange(len(texts)), workers)
     # Where processes start by fork (Linux), workers inherit the loaded modules and spaCy.
     with parallel_config(backend="multiprocessing"):
-        parts = Parallel(n_jobs=workers)(delayed(_tokenize_in_worker)([texts[i] for i in chunk])
-                                         for chunk in chunks)
-    return [tokens for part in parts for tokens in part]
+        parts = Parallel(n_jobs=workers, return_as="generator")(
+            delayed(_tokenize_in_worker)([texts[i] for i in chunk]) for chunk in chunks)
+        return [t for part in _with_bar(parts, len(chunks), show_progress, "tokenising") for t in part]
+
+
+def _with_bar(items, total: int, show: bool, comment: str):
+    """``items``, under a fastprogress bar when ``show``."""
+    if not show:
+        return items
+    bar = progress_bar(items, total=total, leave=False)
+    bar.comment = comment
+    return bar
 
 
 def _tokenize_in_worker(texts: list[str]) -> list[list[str]]:

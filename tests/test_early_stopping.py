@@ -98,3 +98,19 @@ def test_plot_history_draws_every_stage_and_the_kept_epoch(trec):
     assert notes[0].startswith("stage 1: unfreeze 1") and notes[1].startswith("stage 2: unfreeze")
     with pytest.raises(Exception, match="not fitted"):
         plot_history(ULMFiTClassifier())
+
+
+def test_verbose_shows_progress_for_tokenising_training_and_predicting(trec, capsys):
+    from sk_ulmfit._text import clear_token_cache
+
+    X_train, y_train, X_test, _ = trec
+    texts = [f"{text} (copy {i})" for i in range(2) for text in X_train]  # 1,200 new texts: two pieces
+    clear_token_cache()
+    clf = ULMFiTClassifier(**TINY, random_state=0, verbose=1).fit(texts, np.concatenate([y_train, y_train]))
+    shown = capsys.readouterr().out
+    assert "tokenising" in shown and "stage 2/2 epoch 2/2" in shown
+    quiet = ULMFiTClassifier(**TINY, random_state=0).fit(texts, np.concatenate([y_train, y_train]))
+    assert capsys.readouterr().out == ""
+    np.testing.assert_array_equal(quiet.predict(X_test), clf.set_params(verbose=0).predict(X_test))
+    clf.set_params(verbose=1, predict_batch_size=16).predict_proba(X_test)
+    assert "100.00%" in capsys.readouterr().out
