@@ -211,10 +211,13 @@ def _tokenize_new(texts: list[str], n_jobs: int | None, show_progress: bool = Fa
         return [t for part in _with_bar(parts, len(chunks), show_progress, "tokenising") for t in part]
     _SHARED_TOKENIZER([])  # load spaCy here, once, rather than in each worker
     # Where processes start by fork (Linux), workers inherit the loaded modules and spaCy.
-    with parallel_config(backend="multiprocessing"):
-        parts = Parallel(n_jobs=workers, return_as="generator")(
-            delayed(_tokenize_in_worker)([texts[i] for i in chunk]) for chunk in chunks)
-        return [t for part in _with_bar(parts, len(chunks), show_progress, "tokenising") for t in part]
+    waves = [chunks[i:i + workers] for i in range(0, len(chunks), workers)]  # one bar step per wave
+    tokens: list[list[str]] = []
+    with parallel_config(backend="multiprocessing"), Parallel(n_jobs=workers) as parallel:  # one pool
+        for wave in _with_bar(waves, len(waves), show_progress, "tokenising"):
+            parts = parallel(delayed(_tokenize_in_worker)([texts[i] for i in chunk]) for chunk in wave)
+            tokens.extend(t for part in parts for t in part)
+    return tokens
 
 
 def _with_bar(items, total: int, show: bool, comment: str):
