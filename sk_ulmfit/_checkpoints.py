@@ -31,7 +31,8 @@ NOT_TRAINING = frozenset({"checkpoint_dir", "verbose", "n_jobs", "memory", "pred
 
 def fit_fingerprint(params: dict, *data) -> str:
     """What identifies a fit: its training parameters and its data (a joblib hash)."""
-    return joblib.hash(({k: _stable(v) for k, v in sorted(params.items()) if k not in NOT_TRAINING}, data))
+    return joblib.hash(({k: _stable(v) for k, v in sorted(params.items()) if k not in NOT_TRAINING},
+                        _arrays(data)))
 
 
 def _stable(value):

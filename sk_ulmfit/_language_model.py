@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._checkpoints import FitCheckpoints, fit_fingerprint
 from ._lm_data import n_windows, token_stream
 from ._model import (
     LanguageModelConfig,
@@ -94,6 +95,11 @@ class ULMFiTLanguageModel(BaseEstimator):
         sampled softmax: about 3x faster per token on a CPU at a 24k-token vocabulary;
         scoring and perplexity always use the full softmax). ``None``, or a value not
         below the vocabulary size, trains with the full softmax.
+    checkpoint_dir : None, str or path, default=None
+        A folder where ``fit`` records its progress after every completed epoch; an
+        interrupted fit called again with the same parameters, data and start resumes
+        from the last completed epoch and ends with the same model (see
+        ``ULMFiTClassifier``'s ``checkpoint_dir``). The files go when the fit completes.
     n_jobs : int or None, default=None
         Worker processes for tokenising a large corpus (joblib's meaning; -1: every core).
     device : str or torch.device, default="auto"
@@ -130,6 +136,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         lr_schedule: str = "one_cycle",
         extra_texts: Sequence[str] | None = None,
         n_sampled: int | None = 2048,
+        checkpoint_dir=None,
         n_jobs: int | None = None,
         device="auto",
         random_state=None,
@@ -151,6 +158,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         self.lr_schedule = lr_schedule
         self.extra_texts = extra_texts
         self.n_sampled = n_sampled
+        self.checkpoint_dir = checkpoint_dir
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
@@ -176,7 +184,14 @@ class ULMFiTLanguageModel(BaseEstimator):
             warn_unused(self, SIZE_PARAMS, "a pretrained model brings its own size")
         texts = list(texts) + self._extra_texts()
         device = resolve_device(self.device)
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+        fit_seed = check_random_state(self.random_state).randint(2**31 - 1)
+        checkpoints = saved = None
+        if self.checkpoint_dir is not None:
+            checkpoints = FitCheckpoints(self.checkpoint_dir, fit_fingerprint(
+                self.get_params(deep=False), texts, None if start is None else (start.itos, start.weights)))
+            saved = checkpoints.read(self.direction)
+            fit_seed = checkpoints.fit_seed(fit_seed)
+        rng = np.random.default_rng(fit_seed)
 
         tokens = tokenize(texts, self.direction, self.n_jobs, show_progress=self.verbose > 0)
         if start is None:
@@ -193,9 +208,15 @@ class ULMFiTLanguageModel(BaseEstimator):
         counts = np.bincount(np.concatenate([np.zeros(0, dtype=np.int64), *sequences]), minlength=len(vocab))
         sampler = make_sampler(counts, self.n_sampled)
 
+        save_progress = None
+        if checkpoints is not None:
+            def save_progress(state):
+                checkpoints.save(self.direction, fit_seed, {"model": state_dict_on_cpu(model), "progress": state})
         with seeded(int(rng.integers(2**31 - 1)), device):
             model = build_language_model(config)
-            if start is not None:
+            if saved is not None:
+                model.load_state_dict(saved["model"])
+            elif start is not None:
                 model.load_state_dict(aligned_weights(start.weights, start.itos, vocab.itos))
             model.to(device)
             history = run_schedule(
@@ -207,7 +228,10 @@ class ULMFiTLanguageModel(BaseEstimator):
                     device, show_progress=self.verbose > 0, sampler=sampler),
                 evaluate=None, lr_schedule=self.lr_schedule, lr_decay=1.0,
                 weight_decay=self.weight_decay, device=device, verbose=self.verbose,
+                rng=rng, resume=None if saved is None else saved["progress"], save_progress=save_progress,
             )
+        if checkpoints is not None:
+            checkpoints.clear([self.direction])
         self.vocab_ = vocab
         self.config_ = config
         self.model_ = model.eval()

@@ -144,3 +144,36 @@ def test_a_killed_fit_resumes_from_its_last_epoch(trec, data_home, tmp_path, mon
     monkeypatch.undo()
     uninterrupted = ULMFiTClassifier(**KILLED_PARAMS).fit(X_train, y_train)
     np.testing.assert_allclose(resumed.predict_proba(X_test), uninterrupted.predict_proba(X_test), atol=1e-6)
+
+
+def test_a_language_model_fit_resumes_too(tiny_pretrained, wiki_articles, tmp_path, monkeypatch):
+    import sk_ulmfit._language_model as language_model_module
+    from sk_ulmfit import ULMFiTLanguageModel
+
+    texts = wiki_articles[20:28]
+    params = {"pretrained": tiny_pretrained, "epochs": 2, "lr": 1e-2, "batch_size": 16, "min_freq": 2,
+              "random_state": 0}
+    uninterrupted = ULMFiTLanguageModel(**params).fit(texts)
+    original, calls = language_model_module.train_language_model_epoch, {"n": 0}
+
+    def train_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # stage 1 (embeddings) is done, and one epoch of stage 2
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(language_model_module, "train_language_model_epoch", train_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        ULMFiTLanguageModel(**params, checkpoint_dir=tmp_path).fit(texts)
+    calls["n"] = -100
+    resumed = ULMFiTLanguageModel(**params, checkpoint_dir=tmp_path).fit(texts)
+    assert calls["n"] == -100 + 1  # the last epoch only
+    assert resumed.perplexity(wiki_articles[:3]) == pytest.approx(uninterrupted.perplexity(wiki_articles[:3]),
+                                                                 rel=1e-6)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(KeyboardInterrupt):
+        calls["n"] = 0
+        ULMFiTLanguageModel(**params, checkpoint_dir=tmp_path).fit(texts)
+    with pytest.raises(ValueError, match="progress of another fit"):  # another start model
+        ULMFiTLanguageModel(**{**params, "pretrained": None, "emb_size": 8, "hidden_size": 16},
+                            checkpoint_dir=tmp_path).fit(texts)
