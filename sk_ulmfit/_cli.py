@@ -10,12 +10,17 @@ Tables are CSV, TSV, JSON Lines or Parquet (by suffix, optionally compressed: ``
 ``.xz``, ...). Models are written in the safe format of ``ULMFiTClassifier.save``. A file
 that exists is never overwritten without ``--force``. Errors go to stderr as one
 ``error:`` line and exit status 2.
+
+Multi-label: ``fit --label-separator ";"`` reads each label cell as a set of labels
+(``"grain;wheat"``); the label names go in ``<model>.labels.json`` beside the model, and
+``predict`` writes the predicted set the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -23,6 +28,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, f1_score
+from sklearn.preprocessing import MultiLabelBinarizer
 
 from . import pretrain
 from ._classifier import ULMFiTClassifier
@@ -129,18 +135,45 @@ def load_model(path) -> ULMFiTClassifier:
         raise CommandError(str(error)) from error
 
 
+def labels_file(model_path) -> Path:
+    """Where a multi-label model's label names are kept: beside the model."""
+    return Path(str(model_path) + ".labels.json")
+
+
+def label_sets(values: pd.Series, separator: str) -> list[list[str]]:
+    return [[label.strip() for label in str(cell).split(separator) if label.strip()] for cell in values]
+
+
+def multilabel_names(model: ULMFiTClassifier, model_path) -> tuple[list[str], str]:
+    path = labels_file(model_path)
+    if not path.is_file():
+        raise CommandError(f"{model_path} is a multi-label model but {path} (its label names) is missing")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return saved["labels"], saved["separator"]
+
+
 # ----------------------------------------------------------------------- commands
 def fit(args) -> None:
     output = writable(args.output, args.force)
     frame = read_table(args.data)
     X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
     classifier = ULMFiTClassifier(**{"verbose": 1, **parse_settings(args.set)})
+    binarizer = None
+    if args.label_separator is not None:
+        binarizer = MultiLabelBinarizer()
+        y = binarizer.fit_transform(label_sets(y, args.label_separator))
+        if y.shape[1] < 2:
+            raise CommandError(f"{args.data}: column {args.label_column!r} names fewer than 2 labels")
     try:
-        classifier.fit(X, y.to_numpy())
+        classifier.fit(X, y if binarizer is not None else y.to_numpy())
     except (ValueError, TypeError) as error:
         raise CommandError(str(error)) from error
     classifier.save(output)
-    print(f"fitted on {len(X)} texts, {len(classifier.classes_)} classes; saved {output}")
+    if binarizer is not None:
+        labels_file(output).write_text(json.dumps({"labels": [str(c) for c in binarizer.classes_],
+                                                   "separator": args.label_separator}), encoding="utf-8")
+    print(f"fitted on {len(X)} texts, {len(classifier.classes_)} "
+          f"{'labels' if binarizer is not None else 'classes'}; saved {output}")
 
 
 def predict(args) -> None:
@@ -149,7 +182,14 @@ def predict(args) -> None:
     frame = read_table(args.data)
     X = texts_of(frame, args.text_column, args.data)
     result = frame.copy()
-    if args.proba:
+    if getattr(model, "multilabel_", False):
+        names, separator = multilabel_names(model, args.model)
+        proba = model.predict_proba(X)
+        if args.proba:
+            for index, name in enumerate(names):
+                result[f"proba_{name}"] = proba[:, index]
+        result["predicted"] = [separator.join(n for n, on in zip(names, row) if on) for row in proba > 0.5]
+    elif args.proba:
         proba = model.predict_proba(X)
         for index, label in enumerate(model.classes_):
             result[f"proba_{label}"] = proba[:, index]
@@ -164,6 +204,15 @@ def evaluate(args) -> None:
     model = load_model(args.model)
     frame = read_table(args.data)
     X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
+    if getattr(model, "multilabel_", False):
+        names, separator = multilabel_names(model, args.model)
+        truth = MultiLabelBinarizer(classes=names).fit_transform(label_sets(y, separator))
+        predicted = model.predict(X)
+        print(f"micro-F1 {f1_score(truth, predicted, average='micro', zero_division=0):.4f}  macro-F1 "
+              f"{f1_score(truth, predicted, average='macro', zero_division=0):.4f}  subset accuracy "
+              f"{accuracy_score(truth, predicted):.4f}  ({len(X)} texts, {len(names)} labels)")
+        print(classification_report(truth, predicted, target_names=names, zero_division=0))
+        return
     labels = y.to_numpy().astype(model.classes_.dtype)
     predicted = model.predict(X)
     print(f"accuracy {accuracy_score(labels, predicted):.4f}  macro-F1 "
@@ -174,6 +223,9 @@ def evaluate(args) -> None:
 def inspect(args) -> None:
     output = writable(args.output, args.force)
     model = load_model(args.model)
+    if getattr(model, "multilabel_", False):
+        raise CommandError("inspect ranks texts with one label each; for a multi-label model use "
+                           "sk_ulmfit.inspection from Python, one label at a time")
     frame = read_table(args.data)
     X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
     proba = model.predict_proba(X)
@@ -199,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("data")
     table_args(command, labels=True)
     command.add_argument("--output", required=True, help="model file to write")
+    command.add_argument("--label-separator", metavar="SEP",
+                         help="multi-label: each label cell is a set of labels joined by SEP, e.g. ';'")
     command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                          help="a ULMFiTClassifier parameter (repeatable), e.g. --set direction='both'")
     command.add_argument("--force", action="store_true", help="replace --output if it exists")

@@ -84,3 +84,34 @@ def test_console_entry_and_pretrain_delegation(tmp_path):
     result = subprocess.run([sys.executable, "-m", "sk_ulmfit", "--help"], capture_output=True, text=True,
                             cwd=REPO_ROOT)
     assert result.returncode == 0 and all(c in result.stdout for c in ("fit", "predict", "evaluate", "inspect"))
+
+
+def test_multi_label_tables(reuters_table, capsys):
+    folder, names = reuters_table
+    model = folder / "topics.skulm"
+    assert main(["fit", str(folder / "train.csv"), "--label-column", "topics", "--label-separator", ";",
+                 "--output", str(model), *TINY_SETTINGS]) == 0
+    assert ULMFiTClassifier.load(model).multilabel_
+    assert main(["predict", str(model), str(folder / "test.csv"), "--output", str(folder / "p.csv"), "--proba"]) == 0
+    predicted = pd.read_csv(folder / "p.csv", keep_default_na=False)
+    assert {f"proba_{name}" for name in names} <= set(predicted.columns)
+    assert all(set(filter(None, cell.split(";"))) <= set(names) for cell in predicted["predicted"])
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(folder / "test.csv"), "--label-column", "topics"]) == 0
+    assert "micro-F1" in capsys.readouterr().out
+    assert main(["inspect", str(model), str(folder / "test.csv"), "--label-column", "topics",
+                 "--output", str(folder / "w.csv")]) == 2
+    assert "one label at a time" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def reuters_table(data_home, tmp_path_factory):
+    from sk_ulmfit.datasets import fetch_reuters21578
+
+    folder = tmp_path_factory.mktemp("reuters")
+    train, test = (fetch_reuters21578(subset, data_home=data_home) for subset in ("train", "test"))
+    keep = ["earn", "acq", "grain", "wheat"]  # wheat stories are grain stories too
+    for bunch, name, n in ((train, "train.csv", 400), (test, "test.csv", 100)):
+        topics = [";".join(t for t in labels if t in keep) for labels in bunch.labels[:n]]
+        pd.DataFrame({"text": bunch.data[:n], "topics": topics}).to_csv(folder / name, index=False)
+    return folder, keep
