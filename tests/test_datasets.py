@@ -354,3 +354,18 @@ def test_download_archive_mismatch_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="7c2ac02c03563afcf9b574c7e56c153a"):
         fetch_imdb("test", data_home=home)
     assert list(home.rglob("*")) == [home / "imdb"]
+
+
+def test_reuters21578_is_a_multilabel_indicator_matrix(data_home):
+    from sk_ulmfit.datasets import fetch_reuters21578
+
+    train, test = (fetch_reuters21578(subset, data_home=data_home) for subset in ("train", "test"))
+    assert train.target.shape == (7770, 90) and test.target.shape == (3019, 90)
+    assert train.target_names == test.target_names and len(set(train.target_names)) == 90
+    assert round(float(train.target.sum(1).mean()), 4) == 1.2336  # SOURCES.md's figure
+    row = test.target[0]
+    assert [train.target_names[j] for j in np.flatnonzero(row)] == test.labels[0]
+    X, Y = fetch_reuters21578("test", data_home=data_home, return_X_y=True)
+    assert X == test.data and (Y == test.target).all()
+    with pytest.raises(ValueError, match="subset"):
+        fetch_reuters21578("valid", data_home=data_home)
