@@ -54,6 +54,7 @@ from ._training import (
     resolve_device,
     run_schedule,
     seeded,
+    text_losses,
     train_epoch,
 )
 from ._transfer import transfer_head, warn_forgotten
@@ -507,10 +508,8 @@ default="english"
 
     def _run_schedule(self, model, config, device, stages, sequences, targets, weights, train_idx, valid_idx,
                       rng, resume=None, save_progress=None):
-        train_sequences = [sequences[i] for i in train_idx]
+        train_sequences, train_targets, train_weights = _training_part(sequences, targets, weights, train_idx)
         train_lengths = [len(s) for s in train_sequences]
-        train_targets = targets[train_idx]
-        train_weights = None if weights is None else weights[train_idx] / weights[train_idx].mean()
 
         def train_on(batches, optimizer, rates, scaler):
             return train_epoch(model, train_sequences, train_targets, batches, optimizer, rates, scaler,
@@ -536,13 +535,11 @@ default="english"
         logits = torch.from_numpy(inference.predict_outputs(
             network, [sequences[i] for i in valid_idx], self.predict_batch_size, device))
         valid_targets = torch.from_numpy(targets[valid_idx])
-        if valid_targets.is_floating_point():  # multi-label: BCE per label; subset accuracy, as score()
-            losses = F.binary_cross_entropy_with_logits(logits.float(), valid_targets, reduction="none").mean(1)
+        losses = text_losses(logits, valid_targets).double()
+        if valid_targets.is_floating_point():  # multi-label: subset accuracy, as score()
             correct = ((logits > 0) == (valid_targets > 0.5)).all(1)
         else:
-            losses = F.cross_entropy(logits, valid_targets, reduction="none")
             correct = logits.argmax(1) == valid_targets
-        losses = losses.double()
         if weights is None:
             valid_loss = losses.mean()
         else:
@@ -574,7 +571,10 @@ default="english"
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """The most probable class of each text; multi-label: the indicator matrix of the
         labels whose probability exceeds 0.5."""
-        log_proba = self.predict_log_proba(X)  # checks fitted before classes_ is read
+        return self._predictions(self.predict_log_proba(X))  # checks fitted before classes_ is read
+
+    def _predictions(self, log_proba: np.ndarray) -> np.ndarray:
+        """``predict``'s rule on ``predict_log_proba``'s output (also for the command line)."""
         if getattr(self, "multilabel_", False):  # models pickled before 0.2 have no multilabel_
             return (log_proba > np.log(0.5)).astype(np.int64)
         return self.classes_[log_proba.argmax(axis=1)]
@@ -686,6 +686,12 @@ default="english"
 
 # Pickles and reprs name the public path, which internal moves never change.
 ULMFiTClassifier.__module__ = "sk_ulmfit"
+
+
+def _training_part(sequences, targets, weights, train_idx):
+    """The training texts' sequences, targets and weights (rescaled to mean 1, or ``None``)."""
+    train_weights = None if weights is None else weights[train_idx] / weights[train_idx].mean()
+    return [sequences[i] for i in train_idx], targets[train_idx], train_weights
 
 
 class _Progress:

@@ -182,20 +182,15 @@ def predict(args) -> None:
     frame = read_table(args.data)
     X = texts_of(frame, args.text_column, args.data)
     result = frame.copy()
-    if getattr(model, "multilabel_", False):
-        names, separator = multilabel_names(model, args.model)
-        proba = model.predict_proba(X)
-        if args.proba:
-            for index, name in enumerate(names):
-                result[f"proba_{name}"] = proba[:, index]
-        result["predicted"] = [separator.join(n for n, on in zip(names, row) if on) for row in proba > 0.5]
-    elif args.proba:
-        proba = model.predict_proba(X)
-        for index, label in enumerate(model.classes_):
-            result[f"proba_{label}"] = proba[:, index]
-        result["predicted"] = model.classes_[proba.argmax(1)]
-    else:
-        result["predicted"] = model.predict(X)
+    log_proba = model.predict_log_proba(X)  # one pass for both the probabilities and predict's rule
+    predicted = model._predictions(log_proba)
+    multilabel = getattr(model, "multilabel_", False)
+    names, separator = multilabel_names(model, args.model) if multilabel else (list(model.classes_), None)
+    if args.proba:
+        for index, name in enumerate(names):
+            result[f"proba_{name}"] = np.exp(log_proba[:, index])
+    result["predicted"] = ([separator.join(n for n, on in zip(names, row) if on) for row in predicted]
+                           if multilabel else predicted)
     write_table(result, output)
     print(f"predicted {len(X)} texts; wrote {output}")
 

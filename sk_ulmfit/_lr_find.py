@@ -13,7 +13,7 @@ from fastai.callback.schedule import minimum, slide, steep, valley
 from sklearn.base import clone
 
 from ._batching import training_batches
-from ._classifier import ULMFiTClassifier
+from ._classifier import ULMFiTClassifier, _training_part
 from ._model import layer_groups, set_trainable
 from ._schedule import make_optimizer
 from ._training import train_epoch
@@ -135,9 +135,7 @@ class _RangeTest(ULMFiTClassifier):
         set_trainable(groups, stages[stage - 1].n_trainable)
         optimizer = make_optimizer(groups, self.lr_schedule, self.weight_decay)
         scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
-        train = [sequences[i] for i in train_idx]
-        train_targets = targets[train_idx]
-        train_weights = None if weights is None else weights[train_idx] / weights[train_idx].mean()
+        train, train_targets, train_weights = _training_part(sequences, targets, weights, train_idx)
         batches, smoothed, lowest, self.range_curve = [], 0.0, math.inf, []
         for step, lr in enumerate(self.range_test["lrs"]):
             if not batches:

@@ -28,7 +28,6 @@ strings only.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import pickle
 import warnings
 import zipfile
@@ -121,16 +120,9 @@ def check_format(payload: dict, expected: str, source) -> None:
         raise ValueError(f"{source} holds a {payload.get('format')!r}, not an sk_ulmfit {kind}")
     if payload.get("version") != VERSION:
         raise ValueError(
-            f"{source} has format version {payload.get('version')!r}; this sk_ulmfit ({_package_version()}) reads "
+            f"{source} has format version {payload.get('version')!r}; this sk_ulmfit reads "
             f"version {VERSION}: load it with the sk_ulmfit that wrote it (a newer one: pip install -U sk-ulmfit), "
             "or train and save the model again")
-
-
-def _package_version() -> str:
-    try:
-        return importlib.metadata.version("sk-ulmfit")
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def loadable_device(device: torch.device) -> torch.device:

@@ -199,14 +199,14 @@ def tokenize(texts: Iterable[str], n_jobs: int | None = None, memory=None,
 
 def _tokenize_new(texts: list[str], n_jobs: int | None, show_progress: bool = False) -> list[list[str]]:
     workers = min(effective_n_jobs(n_jobs), len(texts))
-    parallel = workers > 1 and sum(map(len, texts)) >= PARALLEL_MIN_CHARS
+    use_workers = workers > 1 and sum(map(len, texts)) >= PARALLEL_MIN_CHARS
     show_progress = show_progress and len(texts) > PROGRESS_CHUNK
-    if not parallel and not show_progress:
+    if not use_workers and not show_progress:
         return _SHARED_TOKENIZER(texts)
     # with a progress bar: pieces of PROGRESS_CHUNK texts (the same tokens as one call)
-    pieces = max(workers if parallel else 1, -(-len(texts) // PROGRESS_CHUNK) if show_progress else 1)
+    pieces = max(workers if use_workers else 1, -(-len(texts) // PROGRESS_CHUNK) if show_progress else 1)
     chunks = np.array_split(np.arange(len(texts)), pieces)
-    if not parallel:
+    if not use_workers:
         parts = (_SHARED_TOKENIZER([texts[i] for i in chunk]) for chunk in chunks)
         return [t for part in _with_bar(parts, len(chunks), show_progress, "tokenising") for t in part]
     _SHARED_TOKENIZER([])  # load spaCy here, once, rather than in each worker

@@ -74,7 +74,7 @@ def regularized_loss(logits, raw_outputs, outputs, targets, weights: torch.Tenso
     (one sigmoid each), averaged over labels, then over texts.
     """
     if targets.is_floating_point():
-        per_text = F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none").mean(1)
+        per_text = text_losses(logits, targets)
         loss = per_text.mean() if weights is None else (per_text * weights).mean()
         return loss + activation_penalty(raw_outputs, outputs)
     flat_logits, flat_targets = logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)
@@ -83,6 +83,14 @@ def regularized_loss(logits, raw_outputs, outputs, targets, weights: torch.Tenso
     else:
         loss = (F.cross_entropy(flat_logits, flat_targets, reduction="none") * weights).mean()
     return loss + activation_penalty(raw_outputs, outputs)
+
+
+def text_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """A classifier's loss per text: cross-entropy against class ids, or, for float
+    ``(n, labels)`` indicator targets, binary cross-entropy per label averaged over labels."""
+    if targets.is_floating_point():
+        return F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none").mean(1)
+    return F.cross_entropy(logits.float(), targets, reduction="none")
 
 
 def activation_penalty(raw_outputs, outputs) -> torch.Tensor:
@@ -263,7 +271,7 @@ def run_schedule(
         if skipped:
             rates.seek(sum(len(plan) for plan in plans[:skipped]))
         if resume is not None and stage_index == first_stage:
-            _set_rng_states(resume, device)
+            set_rng_states(resume, device)
         last_stage = stage_index == len(stages) - 1
         for epoch_number, plan in enumerate(plans[skipped:], start=skipped + 1):
             if last_stage and early_stopping is not None and best is not None and \
@@ -283,7 +291,7 @@ def run_schedule(
             if save_progress is not None:
                 save_progress({"stage": stage_index, "epochs_done": epoch_number, "stage_rng": stage_rng,
                                "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-                               "history": list(history), "best": best, **_rng_states(device)})
+                               "history": list(history), "best": best, **rng_states(device)})
     if best is not None and best["epoch"] != history[-1]["epoch"]:
         early_stopping.restore(best["state"])
         history[-1]["restored_epoch"] = best["epoch"]
@@ -301,12 +309,14 @@ class EarlyStopping:
     restore: Callable[[dict], None]
 
 
-def _rng_states(device: torch.device) -> dict:
+def rng_states(device: torch.device) -> dict:
+    """torch's random state (and the GPU's, on one): what a resumed run restores."""
     return {"torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
 
 
-def _set_rng_states(states: dict, device: torch.device) -> None:
+def set_rng_states(states: dict, device: torch.device) -> None:
+    """Inverse of :func:`rng_states`."""
     torch.set_rng_state(states["torch_rng"])
     if device.type == "cuda" and states.get("cuda_rng") is not None:
         torch.cuda.set_rng_state(states["cuda_rng"], device)

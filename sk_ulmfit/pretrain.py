@@ -52,7 +52,9 @@ from ._training import (
     language_model_loss,
     network_loss,
     resolve_device,
+    rng_states,
     sampled_language_model_loss,
+    set_rng_states,
     train_step,
 )
 
@@ -298,8 +300,7 @@ class _Run:
             "hidden": [[h.detach().cpu() for h in pair] for pair in self.model[0].hidden],
             "epoch": self.epoch, "step": self.step, "global_step": self.global_step,
             "tokens_seen": self.tokens_seen, "train_seconds": self.train_seconds,
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+            **rng_states(self.device),
             "history": self.history,
         }
 
@@ -322,9 +323,7 @@ class _Run:
         encoder = self.model[0]
         encoder.hidden = [tuple(h.to(self.device) for h in pair) for pair in state["hidden"]]
         encoder.bs = encoder.hidden[0][0].shape[1]
-        torch.set_rng_state(state["torch_rng"])
-        if state.get("cuda_rng") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        set_rng_states(state, self.device)
 
     # ----------------------------------------------------------------- loop
     def _epoch_stream(self) -> np.ndarray:
