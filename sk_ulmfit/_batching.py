@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from fastai.text.data import pad_chunk
 
+from ._distributed import world
+
 # fastai's SortedDL sorts each pool of ``batch_size * POOL_BATCHES`` shuffled items by
 # length, so batches hold texts of similar length while their order stays random.
 POOL_BATCHES = 50
@@ -32,9 +34,16 @@ def training_batches(
     """Shuffled, length-bucketed batches of indices (fastai ``SortedDL`` shuffling).
 
     The batch holding the longest text comes first, so running out of memory shows up
-    at the first step. A last batch of one item is merged into the one before it
-    because BatchNorm cannot train on a single row.
+    at the first step. BatchNorm cannot train on a single row, so a batch needs 2 rows
+    for each process that shares it (one process, or several under ``torchrun``): a
+    smaller last batch is merged into the one before it.
     """
+    smallest = 2 * world()[1]
+    if smallest > 2 and batch_size < smallest:
+        raise ValueError(
+            f"batch_size={batch_size} gives some of the {smallest // 2} processes fewer than 2 texts "
+            f"per batch (BatchNorm needs 2): use batch_size >= {smallest}"
+        )
     lengths = np.asarray(lengths)
     order = rng.permutation(len(lengths))
     longest = int(np.argmax(lengths[order]))
@@ -42,16 +51,16 @@ def training_batches(
     pool = batch_size * POOL_BATCHES
     pools = [order[i : i + pool] for i in range(0, len(order), pool)]
     order = np.concatenate([p[np.argsort(-lengths[p], kind="stable")] for p in pools])
-    batches = _split(order, batch_size)
+    batches = _split(order, batch_size, smallest)
     if len(batches) > 2:
         middle = [batches[i] for i in rng.permutation(np.arange(1, len(batches) - 1))]
         batches = [batches[0], *middle, batches[-1]]
     return batches
 
 
-def _split(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+def _split(order: np.ndarray, batch_size: int, smallest: int) -> list[np.ndarray]:
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    if len(batches) > 1 and len(batches[-1]) == 1:
+    if len(batches) > 1 and len(batches[-1]) < smallest:
         last = batches.pop()
         batches[-1] = np.concatenate([batches[-1], last])
     return batches

@@ -19,6 +19,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ._distributed import is_writer
 from ._persistence import read_payload, write_payload
 
 FORMAT = "sk_ulmfit.fit_checkpoint"
@@ -114,6 +115,9 @@ class FitCheckpoints:
                                              "fit_seed": fit_seed, "direction": direction, **state})
 
     def clear(self, directions) -> None:
-        """Remove the files of a completed fit (the folder stays)."""
+        """Remove the files of a completed fit (the folder stays; under ``torchrun``, rank 0
+        removes them)."""
+        if not is_writer():
+            return
         for direction in directions:
             self.path(direction).unlink(missing_ok=True)

@@ -10,6 +10,7 @@ import torch
 from fastai.text.learner import match_embeds
 from fastai.text.models.awdlstm import (
     AWD_LSTM,
+    WeightDropout,
     awd_lstm_clas_split,
     awd_lstm_lm_config,
     awd_lstm_lm_split,
@@ -57,7 +58,7 @@ def build_classifier(config: ClassifierConfig) -> nn.Module:
         "n_layers": config.n_layers,
         "pad_token": PAD_ID,
     }
-    return get_text_classifier(
+    return _copy_undropped_weights(get_text_classifier(
         AWD_LSTM,
         config.vocab_size,
         config.n_classes,
@@ -67,7 +68,7 @@ def build_classifier(config: ClassifierConfig) -> nn.Module:
         lin_ftrs=[HEAD_HIDDEN],
         pad_idx=PAD_ID,
         max_len=config.max_len,
-    )
+    ))
 
 
 def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
@@ -153,8 +154,30 @@ def build_language_model(config: LanguageModelConfig) -> nn.Module:
         n_layers=config.n_layers,
         pad_token=PAD_ID,
     )
-    return get_language_model(AWD_LSTM, config.vocab_size, config=encoder_config,
-                              drop_mult=config.drop_mult)
+    return _copy_undropped_weights(get_language_model(AWD_LSTM, config.vocab_size, config=encoder_config,
+                                                      drop_mult=config.drop_mult))
+
+
+class _WeightDropout(WeightDropout):
+    """fastai's ``WeightDropout``, except that without dropout (``weight_p=0``, e.g.
+    ``drop_mult=0``) the LSTM gets a copy of the raw weight while training, as it does in
+    eval mode. fastai hands it the parameter itself (``F.dropout`` with ``p=0`` returns its
+    input), which torch then registers as an extra parameter: ``reset()`` fails at the next
+    epoch and the state dict gains keys."""
+
+    def _setweights(self):
+        if self.weight_p > 0:
+            return super()._setweights()
+        for layer in self.layer_names:
+            setattr(self.module, layer, getattr(self, f"{layer}_raw").clone())
+
+
+def _copy_undropped_weights(model: nn.Module) -> nn.Module:
+    """Give ``model``'s weight-dropout wrappers :class:`_WeightDropout`'s behaviour."""
+    for module in model.modules():
+        if type(module) is WeightDropout:
+            module.__class__ = _WeightDropout
+    return model
 
 
 def language_model_groups(model: nn.Module) -> list[list[nn.Parameter]]:

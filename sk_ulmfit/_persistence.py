@@ -39,6 +39,7 @@ import torch
 from fastai.text.learner import clean_raw_keys
 
 from ._atomic import atomic_target
+from ._distributed import is_writer
 from ._model import ClassifierConfig, LanguageModelConfig, TrainedDirection, build_classifier
 from ._text import Vocabulary
 
@@ -56,7 +57,10 @@ CHECKSUM = "sha256"
 # ------------------------------------------------------------------------ files
 def write_payload(path, payload: dict) -> Path:
     """``torch.save`` the payload to ``path`` atomically (never a half-written model), with
-    a checksum of its content that :func:`read_payload` verifies."""
+    a checksum of its content that :func:`read_payload` verifies. Under ``torchrun`` only
+    rank 0 writes (every process holds the same model)."""
+    if not is_writer():
+        return Path(path)
     with atomic_target(path) as partial:
         torch.save({**payload, CHECKSUM: payload_digest(payload)}, partial)
     return Path(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from fastprogress.fastprogress import progress_bar
 from torch import nn
 
 from ._batching import collate
+from ._distributed import data_parallel, launched_by_torchrun, local_gpu, shard, sync_buffers
+from ._distributed import total as sum_over_processes
 from ._lm_data import stream_windows
 from ._model import set_trainable
 from ._sampled_softmax import SampledSoftmax
@@ -29,9 +30,13 @@ TAR_BETA = 1.0
 
 
 def resolve_device(device) -> torch.device:
-    """``"auto"`` → the first CUDA GPU when there is one, else the CPU."""
+    """``"auto"`` → a CUDA GPU when there is one (the first, or under ``torchrun`` the
+    process's ``LOCAL_RANK``), else the CPU."""
     if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        # under torchrun, each process trains on its own GPU
+        return torch.device("cuda", local_gpu()) if launched_by_torchrun() else torch.device("cuda")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as error:
@@ -121,20 +126,24 @@ def sampled_language_model_loss(sampler: SampledSoftmax) -> Callable:
     return loss
 
 
-def train_step(model, inputs, targets, optimizer, rates, scaler, device,
-               loss_fn: Callable = network_loss, clip: float | None = None) -> float:
+def train_step(network: nn.Module, inputs, targets, optimizer, rates, scaler, device, *extra,
+               clip: float | None = None, share: float = 1.0) -> float:
     """One optimiser step on a batch (mixed precision on a GPU); returns the batch loss.
 
-    ``clip`` caps the gradients' total norm (after unscaling) when given.
+    ``network(inputs, targets, *extra)`` is the loss (see
+    :func:`~sk_ulmfit._distributed.data_parallel`); under DDP the backward pass averages
+    the gradients of all processes, whose loss is scaled by ``share`` (see
+    :func:`~sk_ulmfit._distributed.shard`). ``clip`` caps the gradients' total norm (after
+    unscaling) when given.
     """
     inputs, targets = inputs.to(device), targets.to(device)
     with autocast(device):
-        loss = loss_fn(model, inputs, targets)
+        loss = network(inputs, targets, *extra)
     optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
+    scaler.scale(loss * share if share != 1.0 else loss).backward()
     if clip is not None:
         scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        torch.nn.utils.clip_grad_norm_(network.parameters(), clip)
     scaler.step(optimizer)
     scaler.update()
     rates.step()
@@ -159,15 +168,19 @@ def train_epoch(
     ``weights`` (one per text, mean 1) weight each text's cross-entropy.
     """
     model.train()
+    network = data_parallel(model, network_loss, device)
     total, count = 0.0, 0
     for batch in progress_bar(batches, leave=False) if show_progress else batches:
+        rows, share = shard(len(batch))
+        batch = batch[rows]
         tokens, order = collate([sequences[i] for i in batch], bptt, PAD_ID)
         batch_targets = torch.from_numpy(targets[batch[order]])
-        loss_fn = network_loss if weights is None else functools.partial(
-            network_loss, weights=torch.from_numpy(weights[batch[order]]).float().to(device))
-        loss = train_step(model, tokens, batch_targets, optimizer, rates, scaler, device, loss_fn)
+        extra = () if weights is None else (torch.from_numpy(weights[batch[order]]).float().to(device),)
+        loss = train_step(network, tokens, batch_targets, optimizer, rates, scaler, device, *extra, share=share)
         total += loss * len(batch)
         count += len(batch)
+    sync_buffers(model)
+    total, count = sum_over_processes(total, count)
     return total / count
 
 
@@ -191,12 +204,16 @@ def train_language_model_epoch(
     loss_fn = network_loss if sampler is None else sampled_language_model_loss(sampler.to(device))
     model.train()
     model.reset()
+    network = data_parallel(model, loss_fn, device)
     total, count = 0.0, 0
     windows = stream_windows(stream, batch_size, bptt)
     for inputs, targets in progress_bar(list(windows), leave=False) if show_progress else windows:
-        loss = train_step(model, inputs, targets, optimizer, rates, scaler, device, loss_fn)
+        rows, share = shard(len(inputs))
+        inputs, targets = inputs[rows], targets[rows]
+        loss = train_step(network, inputs, targets, optimizer, rates, scaler, device, share=share)
         total += loss * targets.numel()
         count += targets.numel()
+    total, count = sum_over_processes(total, count)
     return total / max(count, 1)
 
 

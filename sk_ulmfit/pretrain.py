@@ -41,6 +41,7 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from ._atomic import atomic_target
 from ._corpus import Corpus, TokenCache
+from ._distributed import any_process, data_parallel, is_writer, shard, wait_for_all, world, writer_first
 from ._language_model import DIRECTIONS, ULMFiTLanguageModel
 from ._lm_data import n_windows, stream_windows
 from ._model import LanguageModelConfig, build_language_model, state_dict_on_cpu
@@ -217,7 +218,7 @@ def pretrain_language_model(
     """
     recipe = Recipe(**recipe).check()
     started = time.monotonic()
-    log = _print_flushed if verbose else (lambda line: None)
+    log = _print_flushed if verbose and is_writer() else (lambda line: None)  # under torchrun: rank 0
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_path = checkpoint_dir / CHECKPOINT_FILE
     if checkpoint_path.exists() and not resume:
@@ -232,9 +233,10 @@ def pretrain_language_model(
         _check_same_run(checkpoint, recipe, corpus)
     cache = TokenCache(cache_dir if cache_dir is not None else checkpoint_dir.parent / "token-cache",
                        n_jobs=n_jobs, log=log)
-    data = Corpus.prepare(corpus, cache, min_freq=recipe.min_freq, max_vocab=recipe.max_vocab,
-                          valid_permille=recipe.valid_permille, text_field=text_field,
-                          vocab=Vocabulary(checkpoint["itos"]) if checkpoint else None)
+    with writer_first():  # under torchrun, rank 0 fills the token cache; the others then read it
+        data = Corpus.prepare(corpus, cache, min_freq=recipe.min_freq, max_vocab=recipe.max_vocab,
+                              valid_permille=recipe.valid_permille, text_field=text_field,
+                              vocab=Vocabulary(checkpoint["itos"]) if checkpoint else None)
     run = _Run(data, recipe, resolve_device(device), log)
     if checkpoint is not None:
         run.restore(checkpoint)
@@ -252,6 +254,7 @@ def pretrain_language_model(
         save_checkpoint=lambda: _write_checkpoint(checkpoint_path, run.state()),
         evaluate_and_export=lambda snapshot=None: exporter.export(run, valid_tokens, snapshot),
     )
+    wait_for_all()  # under torchrun, until rank 0 has written the export
     return ULMFiTLanguageModel.load(output, device=device)
 
 
@@ -320,9 +323,10 @@ class _Run:
         self.rates.seek(self.global_step)
         if "hidden" not in state:
             return
-        encoder = self.model[0]
-        encoder.hidden = [tuple(h.to(self.device) for h in pair) for pair in state["hidden"]]
-        encoder.bs = encoder.hidden[0][0].shape[1]
+        if world()[1] == 1:  # under torchrun each process has its own rows: their hidden states start afresh
+            encoder = self.model[0]
+            encoder.hidden = [tuple(h.to(self.device) for h in pair) for pair in state["hidden"]]
+            encoder.bs = encoder.hidden[0][0].shape[1]
         set_rng_states(state, self.device)
 
     # ----------------------------------------------------------------- loop
@@ -342,13 +346,15 @@ class _Run:
             next_snapshot = (self.tokens_seen // snapshot_every + 1) * snapshot_every
         with _stop_on_signals(self._stop):
             self.model.train()
+            network = data_parallel(self.model, loss_fn, self.device)
             while self.global_step < self.total_steps and not self._stop.is_set():
                 stream = self._epoch_stream()
                 windows = itertools.islice(stream_windows(stream, recipe.batch_size, recipe.bptt), self.step, None)
                 for inputs, targets in windows:
                     step_start = time.monotonic()
-                    loss = train_step(self.model, inputs.long(), targets.long(), self.optimizer, self.rates,
-                                      self.scaler, self.device, loss_fn, clip=recipe.clip)
+                    rows, share = shard(len(inputs))
+                    loss = train_step(network, inputs[rows].long(), targets[rows].long(), self.optimizer, self.rates,
+                                      self.scaler, self.device, clip=recipe.clip, share=share)
                     if not math.isfinite(loss):
                         raise FloatingPointError(
                             f"the training loss became {loss} at step {self.global_step}; the last "
@@ -378,7 +384,8 @@ class _Run:
                         save_checkpoint()
                         last["checkpoint"] = time.monotonic()
                     finished = self.global_step >= self.total_steps
-                    if finished or self._stop.is_set() or (deadline is not None and now >= deadline):
+                    # under torchrun the processes stop at the same step, when any of them is asked to
+                    if finished or any_process(self._stop.is_set() or (deadline is not None and now >= deadline)):
                         break
                 else:
                     self.epoch += 1
@@ -450,8 +457,10 @@ class _Exporter:
         run.history.append(record)
         self.log(f"validation at {run.tokens_seen / 1e6:.2f}M tokens ({choice}): "
                  + ", ".join(f"{s} perplexity {p:.1f}" for s, p in perplexity.items()))
-        network = run.average if choice == "average" else run.model
         path = self.output if snapshot is None else self.checkpoint_dir / "snapshots" / f"{snapshot}.pt"
+        if not is_writer():  # under torchrun, rank 0 writes
+            return path
+        network = run.average if choice == "average" else run.model
         params = {"bptt": self.recipe.bptt, "batch_size": self.recipe.batch_size,
                   "max_vocab": self.recipe.max_vocab, "min_freq": self.recipe.min_freq}
         saved = SavedLanguageModel(state_dict_on_cpu(network), self.corpus.vocab.itos, run.config,
@@ -484,6 +493,8 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _write_checkpoint(path: Path, state: dict) -> None:
+    if not is_writer():
+        return
     with atomic_target(path) as partial:  # the previous checkpoint stays until the new one is complete
         torch.save(state, partial)
 

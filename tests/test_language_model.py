@@ -179,3 +179,14 @@ def test_bad_parameters(params, message):
 def test_unknown_pretrained_spec_lists_the_options():
     with pytest.raises(ValueError, match="shipped model name"):
         ULMFiTLanguageModel.from_pretrained("no-such-model")
+
+
+def test_no_dropout_trains_several_epochs_and_keeps_its_parameters(tiny_pretrained, reviews, tmp_path):
+    """drop_mult=0: fastai's weight dropout would hand the LSTM its raw parameter, which
+    torch registers as an extra one (reset() then failed at the second epoch)."""
+    lm = ULMFiTLanguageModel(pretrained=tiny_pretrained, drop_mult=0.0, epochs=2, batch_size=8,
+                             random_state=0).fit(reviews[0][:20])
+    assert [r["epoch"] for r in lm.history_] == [1, 1, 2]
+    assert lm.model_.state_dict().keys() == tiny_pretrained.model_.state_dict().keys()
+    loaded = ULMFiTLanguageModel.load(lm.save(tmp_path / "lm.pt"), device="cpu")
+    assert loaded.perplexity(reviews[1][:5]) == pytest.approx(lm.perplexity(reviews[1][:5]), rel=1e-6)

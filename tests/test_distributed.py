@@ -1,0 +1,106 @@
+"""One fit on several processes: ``torchrun`` with DDP on the CPU's ``gloo`` backend.
+
+Two real processes on loopback (``python -m torch.distributed.run``) each train on their
+half of every global batch; the tests compare what each ended with, and compare it with
+one process trained on the same global batches (``tests/ddp_fit.py``).
+"""
+
+import itertools
+import lzma
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
+from sk_ulmfit.pretrain import CHECKPOINT_FILE
+
+from .ddp_fit import fit, outcome, texts
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _torchrun(kind: str, data_home, out, *extra, processes: int = 2) -> list[dict]:
+    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
+               "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
+               "tests/ddp_fit.py", kind, str(data_home), str(out), *map(str, extra)]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in range(processes)]
+
+
+def _without_times(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+
+def _assert_same_weights(a: dict, b: dict, **tolerance) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], **tolerance, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.fixture(scope="module")
+def lm_runs(data_home, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp-lm")
+    return out, _torchrun("language_model", data_home, out)
+
+
+def test_language_model_trains_data_parallel_like_one_process(lm_runs, data_home):
+    out, (rank0, rank1) = lm_runs
+    _assert_same_weights(rank0["state"], rank1["state"], rtol=0, atol=0)  # every process: the same model
+    assert _without_times(rank0["history"]) == _without_times(rank1["history"])
+    losses = [record["train_loss"] for record in rank0["history"]]
+    assert losses[-1] < losses[0]
+    # one process on the same global batches (DDP averages the halves' gradients)
+    alone = outcome(fit("language_model", data_home), data_home)
+    _assert_same_weights(rank0["state"], alone["state"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose([r["train_loss"] for r in alone["history"]], losses, rtol=1e-4)
+    # rank 0 wrote the fitted estimator; it loads and is the model every process holds
+    loaded = ULMFiTLanguageModel.load(out / "model.pt", device="cpu")
+    _assert_same_weights({k: v for k, v in loaded.model_.state_dict().items()}, rank0["state"], rtol=0, atol=0)
+
+
+def test_classifier_with_stage_2_trains_data_parallel(data_home, tiny_pretrained, tmp_path):
+    tiny_pretrained.save(tmp_path / "lm.pt")
+    rank0, rank1 = _torchrun("classifier", data_home, tmp_path, tmp_path / "lm.pt")
+    # weights and BatchNorm statistics the same in every process, and so are predictions
+    _assert_same_weights(rank0["state"], rank1["state"], rtol=0, atol=0)
+    np.testing.assert_array_equal(rank0["predictions"], rank1["predictions"])
+    losses = [record["train_loss"] for record in rank0["history"]]
+    assert losses[-1] < losses[0]
+    loaded = ULMFiTClassifier.load(tmp_path / "model.pt", device="cpu")
+    np.testing.assert_allclose(loaded.predict_proba(texts(data_home)[2]), rank0["predictions"], rtol=1e-5)
+
+
+def test_pretraining_command_under_torchrun_matches_one_process(data_home, tmp_path):
+    """``torchrun -m sk_ulmfit.pretrain``: rank 0 writes one checkpoint and one export; with
+    dropout off they hold the weights of one process trained on the same windows."""
+    with lzma.open(data_home / "pretrain" / "wikinews-00.jsonl.xz", "rt", encoding="utf-8") as f:
+        (tmp_path / "news.jsonl").write_text("".join(itertools.islice(f, 60)))
+    recipe = ["--emb-size", "16", "--hidden-size", "32", "--n-layers", "2", "--batch-size", "8", "--bptt", "16",
+              "--max-vocab", "2k", "--min-freq", "1", "--max-tokens", "4k", "--valid-permille", "100",
+              "--drop-mult", "0", "--quiet"]
+    runs = {}
+    for processes, launcher in ((2, ["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+                                     f"--master_port={_free_port()}", "-m"]), (1, ["-m"])):
+        folder = tmp_path / f"{processes}"
+        command = [sys.executable, *launcher, "sk_ulmfit.pretrain", str(tmp_path / "news.jsonl"),
+                   "--output", str(folder / "lm.pt"), "--checkpoint-dir", str(folder / "run"),
+                   "--cache-dir", str(tmp_path / "cache"), *recipe]
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert finished.returncode == 0, finished.stderr[-3000:]
+        runs[processes] = torch.load(folder / "run" / CHECKPOINT_FILE, weights_only=False)
+    assert runs[2]["global_step"] == runs[1]["global_step"] > 0
+    assert runs[2]["tokens_seen"] == runs[1]["tokens_seen"]
+    _assert_same_weights(runs[2]["model"], runs[1]["model"], rtol=1e-4, atol=1e-5)
+    assert ULMFiTLanguageModel.load(tmp_path / "2" / "lm.pt").config_.hidden_size == 32
