@@ -251,7 +251,8 @@ def pretrain_language_model(
         deadline=deadline,
         every={"checkpoint": checkpoint_every, "eval": eval_every, "log": log_every},
         snapshot_every=snapshot_every,
-        save_checkpoint=lambda: _write_checkpoint(checkpoint_path, run.state()),
+        # under torchrun only rank 0 copies the run's state and writes it
+        save_checkpoint=lambda: _write_checkpoint(checkpoint_path, run.state()) if is_writer() else None,
         evaluate_and_export=lambda snapshot=None: exporter.export(run, valid_tokens, snapshot),
     )
     wait_for_all()  # under torchrun, until rank 0 has written the export
@@ -493,8 +494,6 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _write_checkpoint(path: Path, state: dict) -> None:
-    if not is_writer():
-        return
     with atomic_target(path) as partial:  # the previous checkpoint stays until the new one is complete
         torch.save(state, partial)
 
