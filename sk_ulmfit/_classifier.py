@@ -18,6 +18,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, chec
 from . import _inference as inference
 from ._batching import training_batches
 from ._checkpoints import FitCheckpoints, fit_fingerprint
+from ._distributed import part, total
 from ._language_model import SIZE_PARAMS, ULMFiTLanguageModel
 from ._lm_cache import fine_tuned
 from ._model import (
@@ -129,7 +130,9 @@ default="english"
         Encoder size without ``pretrained``: embedding width, LSTM hidden width and
         number of LSTM layers.
     drop_mult : float, default=0.5
-        Multiplies all of fastai's AWD-LSTM classifier dropouts.
+        Multiplies the encoder's dropouts and the dropout before the head's first
+        layer, as fastai's does; the dropout before the head's last layer stays at
+        fastai's fixed 0.1. ``0`` turns every dropout off.
     bptt : int, default=72
         Tokens per chunk when reading a text (back-propagation through time).
     max_len : int, default=1440
@@ -530,21 +533,25 @@ default="english"
         )
 
     def _validation_scores(self, model, config, device, sequences, targets, weights, valid_idx) -> dict:
-        """Validation loss (weighted like training) and accuracy, computed as ``predict`` computes."""
-        network = inference.inference_network(model, config, device)
-        logits = torch.from_numpy(inference.predict_outputs(
-            network, [sequences[i] for i in valid_idx], self.predict_batch_size, device))
-        valid_targets = torch.from_numpy(targets[valid_idx])
-        losses = text_losses(logits, valid_targets).double()
-        if valid_targets.is_floating_point():  # multi-label: subset accuracy, as score()
-            correct = ((logits > 0) == (valid_targets > 0.5)).all(1)
-        else:
-            correct = logits.argmax(1) == valid_targets
-        if weights is None:
-            valid_loss = losses.mean()
-        else:
-            valid_loss = (losses * torch.from_numpy(weights[valid_idx])).sum() / weights[valid_idx].sum()
-        return {"valid_loss": valid_loss.item(), "valid_accuracy": correct.double().mean().item()}
+        """Validation loss (weighted like training) and accuracy, computed as ``predict``
+        computes; under ``torchrun`` each process scores its part and the sums are shared."""
+        mine = valid_idx[part(len(valid_idx))]
+        loss_sum = weight_sum = n_correct = 0.0
+        if len(mine):
+            network = inference.inference_network(model, config, device)
+            logits = torch.from_numpy(inference.predict_outputs(
+                network, [sequences[i] for i in mine], self.predict_batch_size, device))
+            valid_targets = torch.from_numpy(targets[mine])
+            losses = text_losses(logits, valid_targets).double()
+            if valid_targets.is_floating_point():  # multi-label: subset accuracy, as score()
+                correct = ((logits > 0) == (valid_targets > 0.5)).all(1)
+            else:
+                correct = logits.argmax(1) == valid_targets
+            text_weights = torch.ones_like(losses) if weights is None else torch.from_numpy(weights[mine]).double()
+            loss_sum, weight_sum = (losses * text_weights).sum().item(), text_weights.sum().item()
+            n_correct = correct.sum().item()
+        loss_sum, weight_sum, n_correct = total(loss_sum, weight_sum, n_correct)
+        return {"valid_loss": loss_sum / weight_sum, "valid_accuracy": n_correct / len(valid_idx)}
 
     # ------------------------------------------------------------- predict
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:

@@ -5,11 +5,13 @@ its first fit (``nccl`` between GPUs, ``gloo`` on CPUs; or the group the script 
 itself with ``torch.distributed.init_process_group``). Every process then plans the same
 global batches from the same seed and trains on its own rows of each (:func:`shard`);
 DDP averages the gradients, so every process takes the same optimiser step and ends
-with the same weights. Only rank 0 writes files (:func:`is_writer`). Outside ``torchrun``
+with the same weights. The head's BatchNorm normalises with the statistics of the global batch, not of
+the process's rows (:class:`GlobalBatchNorm1d`), so several processes train the network
+one process would. Only rank 0 writes files (:func:`is_writer`). Outside ``torchrun``
 all of this reduces to one process and a world of size 1.
 
 Nothing here communicates by itself: the collectives are torch's (DDP, ``all_reduce``,
-``broadcast``).
+its differentiable functional ``all_reduce``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.distributed._functional_collectives as collectives
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -59,7 +62,7 @@ def shard(n_rows: int) -> tuple[slice, float]:
     factor its mean loss is scaled by so that DDP's average of the processes' gradients is
     the gradient of the global batch's mean loss (``rows * world_size / n_rows``: 1 when
     the shards are equal)."""
-    rank, size = world()
+    size = world()[1]
     if size == 1:
         return slice(0, n_rows), 1.0
     if n_rows < size:
@@ -67,9 +70,16 @@ def shard(n_rows: int) -> tuple[slice, float]:
             f"a batch of {n_rows} rows cannot be shared by {size} processes: use a larger "
             "batch_size or fewer processes"
         )
+    rows = part(n_rows)
+    return rows, (rows.stop - rows.start) * size / n_rows
+
+
+def part(n_rows: int) -> slice:
+    """This process's contiguous part of ``n_rows`` rows: all of them on one process,
+    possibly none when there are fewer rows than processes."""
+    rank, size = world()
     bounds = np.linspace(0, n_rows, size + 1).round().astype(int)
-    start, stop = int(bounds[rank]), int(bounds[rank + 1])
-    return slice(start, stop), (stop - start) * size / n_rows
+    return slice(int(bounds[rank]), int(bounds[rank + 1]))
 
 
 class _LossNetwork(nn.Module):
@@ -90,22 +100,73 @@ def data_parallel(network: nn.Module, loss_fn: Callable, device: torch.device) -
 
     Made once per epoch: DDP averages the gradients of the parameters that train at its
     creation, and gradual unfreezing changes those between stages. Creating it also
-    copies rank 0's weights to every process.
+    copies rank 0's weights to every process, and makes its BatchNorm layers normalise
+    with the global batch's statistics (:func:`global_batch_norm`).
     """
     module = _LossNetwork(network, loss_fn)
     if world()[1] == 1:
         return module
+    global_batch_norm(network)
     return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
-                                   broadcast_buffers=False)
+                                   forward_sync_buffers=False)  # BatchNorm statistics agree already
 
 
-def sync_buffers(network: nn.Module) -> None:
-    """Give every process rank 0's buffers (BatchNorm's running statistics, which each
-    process updated from its own rows)."""
-    if world()[1] == 1:
-        return
-    for buffer in network.buffers():
-        dist.broadcast(buffer.data, src=0)
+class GlobalBatchNorm1d(nn.BatchNorm1d):
+    """``BatchNorm1d`` that trains on the statistics of the global batch of all processes.
+
+    In training under several processes the batch mean and variance are sums over every
+    process's rows (torch's differentiable ``all_reduce``, whose backward pass sums the
+    gradients of the statistics the same way), so the output, the gradients and the running
+    statistics are those of one process holding the whole batch. Elsewhere (evaluation,
+    one process) it is ``BatchNorm1d`` unchanged: same parameters, buffers and state dict.
+
+    Why our own: ``torch.nn.SyncBatchNorm`` computes its statistics with kernels that exist
+    for GPUs only (``batch_norm_stats``), so it cannot train on CPUs under ``gloo``; this one
+    is a few tensor operations and runs the same on either.
+    """
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if not self.training or world()[1] == 1:
+            return super().forward(input)
+        self._check_input_dim(input)
+        dims = [0, *range(2, input.dim())]
+        shape = [1, -1] + [1] * (input.dim() - 2)
+        values = input.to(torch.promote_types(input.dtype, torch.float32))  # float32 at least
+        count = _sum_over_processes(torch.tensor(float(values.numel() // values.shape[1]), device=values.device))
+        mean = _sum_over_processes(values.sum(dims)) / count
+        centred = values - mean.reshape(shape)
+        variance = _sum_over_processes(centred.pow(2).sum(dims)) / count
+        output = centred * torch.rsqrt(variance + self.eps).reshape(shape)
+        if self.affine:
+            output = output * self.weight.reshape(shape) + self.bias.reshape(shape)
+        if self.track_running_stats:
+            self._track(mean.detach(), variance.detach() * count / (count - 1).clamp(min=1))
+        return output.to(input.dtype)
+
+    @torch.no_grad()
+    def _track(self, mean: torch.Tensor, unbiased_variance: torch.Tensor) -> None:
+        """Update the running statistics as ``BatchNorm1d`` does from one batch."""
+        self.num_batches_tracked.add_(1)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
+        self.running_var.lerp_(unbiased_variance.to(self.running_var.dtype), factor)
+
+
+def _sum_over_processes(values: torch.Tensor) -> torch.Tensor:
+    """``values`` summed over all processes, differentiably (the backward pass sums too)."""
+    return collectives.wait_tensor(collectives.all_reduce(values, "sum", dist.group.WORLD))
+
+
+def global_batch_norm(network: nn.Module) -> nn.Module:
+    """Make every ``BatchNorm1d`` of ``network`` a :class:`GlobalBatchNorm1d`, in place.
+
+    The class changes and nothing else: parameters (those the optimiser holds), buffers
+    and the state dict stay the same objects.
+    """
+    for module in network.modules():
+        if type(module) is nn.BatchNorm1d:
+            module.__class__ = GlobalBatchNorm1d
+    return network
 
 
 def total(*values: float) -> list[float]:

@@ -22,6 +22,8 @@ from ._text import PAD_ID, Vocabulary
 
 # The head between the pooled features and the output layer (ULMFiT: one layer of 50).
 HEAD_HIDDEN = 50
+# fastai's dropout before the head's last layer: fixed, not scaled by drop_mult (except 0: none)
+HEAD_HIDDEN_DROPOUT = 0.1
 # The embedding in an AWD-LSTM's state dict (one tensor, shared with its dropout wrapper),
 # and where the encoder sits in a classifier's state dict.
 EMBEDDING_NAMES = ("encoder.weight", "encoder_dp.emb.weight")
@@ -66,6 +68,7 @@ def build_classifier(config: ClassifierConfig) -> nn.Module:
         config=encoder_config,
         drop_mult=config.drop_mult,
         lin_ftrs=[HEAD_HIDDEN],
+        ps=[HEAD_HIDDEN_DROPOUT if config.drop_mult > 0 else 0.0],
         pad_idx=PAD_ID,
         max_len=config.max_len,
     ))

@@ -15,7 +15,7 @@ from fastprogress.fastprogress import progress_bar
 from torch import nn
 
 from ._batching import collate
-from ._distributed import data_parallel, launched_by_torchrun, local_gpu, shard, sync_buffers
+from ._distributed import data_parallel, launched_by_torchrun, local_gpu, shard
 from ._distributed import total as sum_over_processes
 from ._lm_data import stream_windows
 from ._model import set_trainable
@@ -171,15 +171,16 @@ def train_epoch(
     network = data_parallel(model, network_loss, device)
     total, count = 0.0, 0
     for batch in progress_bar(batches, leave=False) if show_progress else batches:
-        rows, share = shard(len(batch))
-        batch = batch[rows]
+        # padded as a whole, then shared: a text's padding (which the LSTM reads) is the same
+        # under any number of processes
         tokens, order = collate([sequences[i] for i in batch], bptt, PAD_ID)
-        batch_targets = torch.from_numpy(targets[batch[order]])
-        extra = () if weights is None else (torch.from_numpy(weights[batch[order]]).float().to(device),)
+        rows, share = shard(len(batch))
+        tokens, batch = tokens[rows], batch[order][rows]
+        batch_targets = torch.from_numpy(targets[batch])
+        extra = () if weights is None else (torch.from_numpy(weights[batch]).float().to(device),)
         loss = train_step(network, tokens, batch_targets, optimizer, rates, scaler, device, *extra, share=share)
         total += loss * len(batch)
         count += len(batch)
-    sync_buffers(model)
     total, count = sum_over_processes(total, count)
     return total / count
 

@@ -32,7 +32,8 @@ def fit(kind: str, data_home, pretrained: str | None = None):
     """The estimator fitted on TREC: the same call in one process or under torchrun.
 
     No dropout (``drop_mult=0``), so that one process and several see the same network
-    on the same global batches.
+    on the same global batches. The classifier holds out a validation set, which the
+    processes score in parts.
     """
     X, y, _ = texts(data_home)
     if kind == "language_model":
@@ -41,7 +42,7 @@ def fit(kind: str, data_home, pretrained: str | None = None):
     stage2 = ULMFiTLanguageModel(drop_mult=0.0, batch_size=8, bptt=16, epochs=1, lr=1e-2)
     return ULMFiTClassifier(pretrained=pretrained, language_model=stage2, drop_mult=0.0, batch_size=16,
                             bptt=16, min_freq=1, schedule=((1, 1, 3e-2), ("all", 2, 1e-2)),
-                            random_state=0).fit(X, y)
+                            validation_fraction=0.2, random_state=0).fit(X, y)
 
 
 def outcome(estimator, data_home) -> dict:

@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sk_ulmfit import ULMFiTClassifier
+from sk_ulmfit._model import ClassifierConfig, build_classifier
 from sk_ulmfit.datasets import fetch_ag_news, fetch_imdb_sample
 
 from .conftest import TINY
@@ -120,6 +121,21 @@ def test_huge_document_is_read_in_chunks(fitted):
     words = np.random.default_rng(0).choice(["who", "what", "city", "year", "river"], size=60_000)
     proba = fitted.predict_proba([" ".join(words), "Who wrote Hamlet ?"])
     assert proba.shape == (2, 6) and np.isfinite(proba).all()
+
+
+@pytest.mark.parametrize("drop_mult, expected", [(0.5, [0.2, 0.1]), (0.0, [])])  # fastai leaves out a dropout of 0
+def test_drop_mult_scales_the_head_input_dropout_and_zero_turns_all_off(drop_mult, expected):
+    """fastai's head: its input dropout (0.4) scales with ``drop_mult``, the one before the
+    last layer stays 0.1; ``drop_mult=0`` leaves no dropout anywhere."""
+    config = ClassifierConfig(vocab_size=50, n_classes=3, emb_size=8, hidden_size=16, n_layers=2,
+                              drop_mult=drop_mult, bptt=8, max_len=64)
+    network = build_classifier(config)
+    head = [m.p for m in network[1].modules() if isinstance(m, torch.nn.Dropout)]
+    assert head == pytest.approx(expected)
+    if drop_mult == 0:
+        encoder = network[0].module
+        assert encoder.input_dp.p == encoder.hidden_dps[0].p == encoder.encoder_dp.embed_p == 0
+        assert all(rnn.weight_p == 0 for rnn in encoder.rnns)
 
 
 def test_same_seed_same_predictions_other_seed_differs(trec):
