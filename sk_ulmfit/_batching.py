@@ -34,15 +34,17 @@ def training_batches(
     """Shuffled, length-bucketed batches of indices (fastai ``SortedDL`` shuffling).
 
     The batch holding the longest text comes first, so running out of memory shows up
-    at the first step. BatchNorm cannot train on a single row, so a batch needs 2 rows
-    for each process that shares it (one process, or several under ``torchrun``): a
-    smaller last batch is merged into the one before it.
+    at the first step. BatchNorm cannot train on a single row, and under ``torchrun``
+    every process needs a row of each batch (BatchNorm then normalises the global batch),
+    so a batch needs ``max(2, processes)`` rows: a smaller last batch is merged into the
+    one before it.
     """
-    smallest = 2 * world()[1]
-    if smallest > 2 and batch_size < smallest:
+    processes = world()[1]
+    smallest = max(2, processes)
+    if batch_size < processes:
         raise ValueError(
-            f"batch_size={batch_size} gives some of the {smallest // 2} processes fewer than 2 texts "
-            f"per batch (BatchNorm needs 2): use batch_size >= {smallest}"
+            f"batch_size={batch_size} leaves some of the {processes} processes without a text in "
+            f"each batch: use batch_size >= {processes}"
         )
     lengths = np.asarray(lengths)
     order = rng.permutation(len(lengths))

@@ -7,6 +7,7 @@ import pytest
 import torch
 from fastai.text.data import SortedDL, TensorText, pad_input_chunk
 
+from sk_ulmfit import _batching as batching
 from sk_ulmfit._batching import collate, training_batches
 from sk_ulmfit._model import ClassifierConfig, build_classifier
 from sk_ulmfit._text import PAD_ID, FastaiTokenizer, Vocabulary
@@ -99,3 +100,14 @@ def test_training_batches_differ_between_epochs():
     rng = np.random.default_rng(0)
     first, second = training_batches(lengths, 10, rng), training_batches(lengths, 10, rng)
     assert any(not np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_training_batches_give_every_process_a_text(monkeypatch):
+    """Under ``torchrun`` with 4 processes: each batch has a row for each process (and
+    BatchNorm's 2 rows); a ``batch_size`` below the number of processes says what to use."""
+    monkeypatch.setattr(batching, "world", lambda: (0, 4))
+    batches = training_batches(np.arange(1, 23), 5, np.random.default_rng(0))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(22))
+    assert min(len(b) for b in batches) >= 4
+    with pytest.raises(ValueError, match="batch_size >= 4"):
+        training_batches(np.arange(1, 23), 3, np.random.default_rng(0))
