@@ -8,13 +8,17 @@ from the shipped ``"english"`` encoder, through joblib's Dask backend: a ``Local
 of one worker with every core's threads, then of one single-threaded worker per core.
 DDP: ``ULMFiTLanguageModel(pretrained="english")`` fine-tuned one epoch on IMDb reviews,
 one process using every core, then one process per core sharing each global batch;
-training tokens per second from the fit's own epoch time.
+training tokens per second from the fit's own epoch time. Pretraining: the pretraining
+command (the shipped encoder's recipe, from random weights) on Wikinews articles, 1 vs 2
+``torchrun`` processes, tokens/s from its own ``train_seconds`` (the token cache built first).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import lzma
 import os
 import socket
 import subprocess
@@ -65,6 +69,25 @@ def ddp_tokens_per_second(texts_file: Path, processes: int) -> dict:
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
+PRETRAIN_RECIPE = ["--batch-size", "64", "--bptt", "72", "--max-vocab", "30k", "--max-tokens", "{tokens}",
+                   "--valid-permille", "5", "--valid-tokens", "10k", "--quiet"]
+
+
+def pretrain_tokens_per_second(corpus: Path, folder: Path, processes: int, tokens: str) -> dict:
+    """``torchrun -m sk_ulmfit.pretrain`` on ``corpus`` (cache in ``folder/cache``); rank 0's
+    exported figures."""
+    launcher = ["-m"] if processes == 1 else [
+        "-m", "torch.distributed.run", f"--nproc_per_node={processes}", "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}", "-m"]
+    run = folder / f"{processes}-{tokens}"
+    command = [sys.executable, *launcher, "sk_ulmfit.pretrain", str(corpus), "--output", str(run / "lm.pt"),
+               "--checkpoint-dir", str(run / "checkpoint"), "--cache-dir", str(folder / "cache"),
+               *(arg.format(tokens=tokens) for arg in PRETRAIN_RECIPE)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, CORES // processes))}
+    subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    return json.loads((run / "lm.json").read_text())
+
+
 def lm_fit(texts_file: Path) -> None:
     """(Under torchrun) fine-tune the shipped encoder one epoch; rank 0 prints tokens/s."""
     texts = json.loads(texts_file.read_text())
@@ -81,6 +104,8 @@ def main() -> None:
     parser.add_argument("--lm-fit", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--reviews", type=int, default=400)
     parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--skip-lm-fit", action="store_true")
+    parser.add_argument("--pretrain-tokens", default="300k")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     if args.lm_fit is not None:
@@ -97,23 +122,41 @@ def main() -> None:
         lines.append(f"| grid search, 8 fits (4 candidates x 2 folds), wall time | {timings[0]:.0f} s "
                      f"(1 worker x {CORES} threads) | {timings[1]:.0f} s ({CORES} workers x 1 thread) | "
                      f"{timings[0] / timings[1]:.2f}x |")
-    reviews = fetch_imdb("train", data_home=args.data_home, return_X_y=True)[0]
-    rng = np.random.default_rng(0)
-    texts = [reviews[i] for i in rng.choice(len(reviews), args.reviews, replace=False)]
+    if not args.skip_lm_fit:
+        reviews = fetch_imdb("train", data_home=args.data_home, return_X_y=True)[0]
+        rng = np.random.default_rng(0)
+        texts = [reviews[i] for i in rng.choice(len(reviews), args.reviews, replace=False)]
+        with tempfile.TemporaryDirectory() as folder:
+            texts_file = Path(folder) / "texts.json"
+            texts_file.write_text(json.dumps(texts))
+            runs = {n: ddp_tokens_per_second(texts_file, n) for n in (1, 2)}
+        for n, run in runs.items():
+            print(f"DDP {n} process(es): {run}", flush=True)
+        rate = {n: run["tokens"] / run["seconds"] for n, run in runs.items()}
+        lines.append(f"| language-model fine-tuning, training tokens/s (DDP, gloo) | {rate[1]:,.0f} "
+                     f"({CORES} threads) | {rate[2]:,.0f} (2 x {max(1, CORES // 2)} thread) | "
+                     f"{rate[2] / rate[1]:.2f}x |")
     with tempfile.TemporaryDirectory() as folder:
-        texts_file = Path(folder) / "texts.json"
-        texts_file.write_text(json.dumps(texts))
-        runs = {n: ddp_tokens_per_second(texts_file, n) for n in (1, 2)}
+        corpus = Path(folder) / "wikinews.jsonl"
+        shard = Path(args.data_home or "") / "pretrain" / "wikinews-00.jsonl.xz"
+        with lzma.open(shard, "rt", encoding="utf-8") as f:
+            corpus.write_text("".join(itertools.islice(f, 3000)))
+        pretrain_tokens_per_second(corpus, Path(folder), 1, "10k")  # fills the token cache
+        runs = {n: pretrain_tokens_per_second(corpus, Path(folder), n, args.pretrain_tokens) for n in (1, 2)}
     for n, run in runs.items():
-        print(f"DDP {n} process(es): {run}", flush=True)
-    rate = {n: run["tokens"] / run["seconds"] for n, run in runs.items()}
-    lines.append(f"| language-model fine-tuning, training tokens/s (DDP, gloo) | {rate[1]:,.0f} "
-                 f"({CORES} threads) | {rate[2]:,.0f} (2 x {max(1, CORES // 2)} thread) | {rate[2] / rate[1]:.2f}x |")
+        print(f"pretraining {n} process(es): tokens {run['tokens_seen']:,}, {run['train_seconds']} s", flush=True)
+    rate = {n: run["tokens_seen"] / run["train_seconds"] for n, run in runs.items()}
+    lines.append(f"| pretraining command, training tokens/s (`torchrun -m sk_ulmfit.pretrain`, gloo) | "
+                 f"{rate[1]:,.0f} ({CORES} threads) | {rate[2]:,.0f} (2 x {max(1, CORES // 2)} thread) | "
+                 f"{rate[2] / rate[1]:.2f}x |")
     intro = (f"`python benchmarks/scaling.py`: {machine()}. Same cores in both columns. Search: "
              f"`GridSearchCV` over {json.dumps(GRID['lr_decay'])} x 2 schedules, cv=2, on 600 TREC-6 "
              "questions from the shipped `\"english\"` encoder, joblib's Dask backend on a `LocalCluster` "
              "(texts scattered, `memory=` shared). DDP: the shipped encoder fine-tuned one epoch on "
-             f"{args.reviews} IMDb training reviews, batch 32 rows x 72 tokens, seed 0, under `torchrun`.")
+             f"{args.reviews} IMDb training reviews, batch 32 rows x 72 tokens, seed 0, under `torchrun`. "
+             "Pretraining: `python -m sk_ulmfit.pretrain` (AWD-LSTM 200/512/3 from random weights, "
+             f"vocabulary up to 30k, sampled softmax, batch 64 x 72) on 3,000 Wikinews articles, "
+             f"{args.pretrain_tokens} training tokens, the token cache built beforehand.")
     report("## Scaling out: Dask workers and DDP processes (`benchmarks/scaling.py`)", intro, lines, args.write)
 
 
