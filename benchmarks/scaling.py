@@ -98,6 +98,15 @@ def lm_fit(texts_file: Path) -> None:
         print(json.dumps({"seconds": record["seconds"], "train_loss": record["train_loss"], "tokens": tokens}))
 
 
+def rate_row(what: str, runs: dict[int, tuple[int, float]]) -> str:
+    """The table row of tokens/s for ``{processes: (tokens, seconds)}`` with 1 and 2 processes."""
+    for n, (tokens, seconds) in runs.items():
+        print(f"{what}: {n} process(es), {tokens:,} tokens in {seconds:.1f} s", flush=True)
+    rate = {n: tokens / seconds for n, (tokens, seconds) in runs.items()}
+    return (f"| {what} | {rate[1]:,.0f} ({CORES} threads) | {rate[2]:,.0f} (2 x {max(1, CORES // 2)} thread) | "
+            f"{rate[2] / rate[1]:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=os.environ.get("SK_ULMFIT_DATA"))
@@ -130,12 +139,8 @@ def main() -> None:
             texts_file = Path(folder) / "texts.json"
             texts_file.write_text(json.dumps(texts))
             runs = {n: ddp_tokens_per_second(texts_file, n) for n in (1, 2)}
-        for n, run in runs.items():
-            print(f"DDP {n} process(es): {run}", flush=True)
-        rate = {n: run["tokens"] / run["seconds"] for n, run in runs.items()}
-        lines.append(f"| language-model fine-tuning, training tokens/s (DDP, gloo) | {rate[1]:,.0f} "
-                     f"({CORES} threads) | {rate[2]:,.0f} (2 x {max(1, CORES // 2)} thread) | "
-                     f"{rate[2] / rate[1]:.2f}x |")
+        lines.append(rate_row("language-model fine-tuning, training tokens/s (DDP, gloo)",
+                              {n: (run["tokens"], run["seconds"]) for n, run in runs.items()}))
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "wikinews.jsonl"
         shard = Path(args.data_home or "") / "pretrain" / "wikinews-00.jsonl.xz"
@@ -143,12 +148,8 @@ def main() -> None:
             corpus.write_text("".join(itertools.islice(f, 3000)))
         pretrain_tokens_per_second(corpus, Path(folder), 1, "10k")  # fills the token cache
         runs = {n: pretrain_tokens_per_second(corpus, Path(folder), n, args.pretrain_tokens) for n in (1, 2)}
-    for n, run in runs.items():
-        print(f"pretraining {n} process(es): tokens {run['tokens_seen']:,}, {run['train_seconds']} s", flush=True)
-    rate = {n: run["tokens_seen"] / run["train_seconds"] for n, run in runs.items()}
-    lines.append(f"| pretraining command, training tokens/s (`torchrun -m sk_ulmfit.pretrain`, gloo) | "
-                 f"{rate[1]:,.0f} ({CORES} threads) | {rate[2]:,.0f} (2 x {max(1, CORES // 2)} thread) | "
-                 f"{rate[2] / rate[1]:.2f}x |")
+    lines.append(rate_row("pretraining command, training tokens/s (`torchrun -m sk_ulmfit.pretrain`, gloo)",
+                          {n: (run["tokens_seen"], run["train_seconds"]) for n, run in runs.items()}))
     intro = (f"`python benchmarks/scaling.py`: {machine()}. Same cores in both columns. Search: "
              f"`GridSearchCV` over {json.dumps(GRID['lr_decay'])} x 2 schedules, cv=2, on 600 TREC-6 "
              "questions from the shipped `\"english\"` encoder, joblib's Dask backend on a `LocalCluster` "
