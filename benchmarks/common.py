@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from sk_ulmfit._pretrained import SHIPPED, _shipped_path
+
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
@@ -59,3 +61,12 @@ def subset(X, y, n: int, seed: int) -> tuple[list, np.ndarray]:
     """A stratified, seeded subset of ``n`` texts and their labels."""
     index, _ = train_test_split(np.arange(len(X)), train_size=n, stratify=y, random_state=seed)
     return [X[i] for i in index], np.asarray(y)[index]
+
+
+def model_version(model: str, direction: str) -> str:
+    """What identifies the starting weights cheaply: the path, size and modification time
+    of each file read (for a shipped name, those of the directions used)."""
+    files = SHIPPED.get(model, {})
+    used = files if direction == "both" else {d: f for d, f in files.items() if d == direction}
+    paths = [Path(model)] if Path(model).is_file() else [_shipped_path(f) for f in used.values()]
+    return ";".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths if p.is_file())

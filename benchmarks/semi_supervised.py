@@ -13,13 +13,14 @@ the test reviews. The stage-2 model is kept in ``benchmarks/out/`` and reused.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 from baselines import NBSVMClassifier, tfidf_linear_svm, tfidf_logistic_regression
-from common import machine, report
+from common import machine, model_version, report
 from sklearn.model_selection import train_test_split
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
@@ -77,7 +78,9 @@ def main() -> None:
     args = parser.parse_args()
     X_train, y_train, X_test, y_test = split(args.data_home, args.labelled, args.test, args.seed)
     unlabelled, left_out = unlabelled_reviews(args.data_home, args.unlabelled, args.seed)
-    stage2 = OUT / f"imdb_stage2_{Path(args.model).stem}_{len(unlabelled)}_{args.lm_epochs}ep_seed{args.seed}.pt"
+    version = hashlib.sha1(model_version(args.model, "forward").encode()).hexdigest()[:8]  # a new file: a new run
+    stage2 = OUT / (f"imdb_stage2_{Path(args.model).stem}-{version}_{len(unlabelled)}_{args.lm_epochs}ep"
+                    f"_seed{args.seed}.pt")
     stage2_seconds = stage2_model(args.model, unlabelled, args.lm_epochs, args.seed, stage2)
 
     rows = [(f"ULMFiT ({args.model}) + stage 2 on {len(unlabelled):,} unlabelled reviews "

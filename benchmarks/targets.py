@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 from baselines import NBSVMClassifier, tfidf_linear_svm, tfidf_logistic_regression
-from common import machine, report, subset
+from common import machine, model_version, report, subset
 from joblib import Memory
 from sklearn.model_selection import StratifiedKFold
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit._pretrained import SHIPPED, _shipped_path
 from sk_ulmfit.datasets import fetch_ag_news, fetch_imdb, fetch_imdb_sample, fetch_trec
 
 MEMORY = Memory(Path(__file__).with_name("out") / "targets_cache", verbose=0)
@@ -57,15 +56,6 @@ def splits(dataset: str, n_train: int | None, data_home, seed: int) -> tuple[str
     if n_train is not None:
         X, y = subset(X, y, n_train, seed)
     return f"{len(X):,} / {len(X_test):,}", [(list(X), np.asarray(y), list(X_test), np.asarray(y_test))]
-
-
-def model_version(model: str, direction: str) -> str:
-    """What identifies the starting weights cheaply: the path, size and modification time
-    of each file read (for a shipped name, those of the directions used)."""
-    files = SHIPPED.get(model, {})
-    used = files if direction == "both" else {d: f for d, f in files.items() if d == direction}
-    paths = [Path(model)] if Path(model).is_file() else [_shipped_path(f) for f in used.values()]
-    return ";".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths if p.is_file())
 
 
 @MEMORY.cache(ignore=["data_home"])
