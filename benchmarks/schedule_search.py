@@ -32,8 +32,10 @@ CANDIDATES = {
     "all layers 8 x 1e-2, batch 64": {"schedule": (("all", 8, 1e-2),)},
     "all layers 8 x 5e-3, batch 16": {"schedule": (("all", 8, 5e-3),), "batch_size": 16},
     "gradual + all 8 x 5e-3, batch 16": {"schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 16},
+    "gradual + all 8 x 5e-3, batch 8": {"schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 8},
+    "gradual + all 16 x 5e-3, batch 16": {"schedule": GRADUAL + (("all", 16, 5e-3),), "batch_size": 16},
 }
-TASKS = {"trec 1000 / 1000": ("trec", 1000), "imdb 500 / 1000": ("imdb", 500),
+TASKS = {"trec 100 / 1000": ("trec", 100), "trec 1000 / 1000": ("trec", 1000), "imdb 500 / 1000": ("imdb", 500),
          "trec 4452 / 1000": ("trec", 4452)}
 MEMORY = Memory(Path(__file__).with_name("out") / "schedule_search_cache", verbose=0)
 
