@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from baselines import tfidf_logistic_regression
-from common import machine, report
+from common import machine, model_version, report
 from joblib import Memory
 from sklearn.model_selection import train_test_split
 
@@ -51,7 +51,9 @@ def development_split(dataset: str, n_train: int, data_home, seed: int, n_dev: i
 
 
 @MEMORY.cache(ignore=["data_home"])
-def score(task: str, candidate: str, params: dict, model: str, lm_epochs: int, seed: int, data_home) -> tuple:
+def score(task: str, candidate: str, params: dict, model: str, lm_epochs: int, seed: int, data_home,
+          version: str = "") -> tuple:
+    """Development accuracy and fit seconds; ``version`` (of the starting weights) keys the cache only."""
     X_train, y_train, X_dev, y_dev = development_split(*TASKS[task], data_home, seed)
     if candidate == "TF-IDF + logistic regression":
         estimator = tfidf_logistic_regression()
@@ -82,7 +84,8 @@ def main() -> None:
     for candidate, params in rows.items():
         cells = []
         for task in args.tasks:
-            call = (task, candidate, params, args.model, args.lm_epochs, args.seed, args.data_home)
+            version = "" if candidate not in CANDIDATES else model_version(args.model, params.get("direction", "forward"))
+            call = (task, candidate, params, args.model, args.lm_epochs, args.seed, args.data_home, version)
             if args.cached_only and not score.check_call_in_cache(*call):
                 cells.append("–")
                 continue
