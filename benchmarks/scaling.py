@@ -35,7 +35,7 @@ from sklearn.model_selection import GridSearchCV
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
 from sk_ulmfit._language_model import tokenize
-from sk_ulmfit.datasets import fetch_imdb, fetch_trec
+from sk_ulmfit.datasets import fetch_imdb, fetch_trec, get_data_home
 
 GRID = {"lr_decay": [2.0, 2.6], "schedule": [((1, 1, 2e-2), ("all", 1, 1e-2)), ((1, 1, 2e-2), (2, 1, 1e-2))]}
 CORES = os.cpu_count() or 1
@@ -143,7 +143,7 @@ def main() -> None:
                               {n: (run["tokens"], run["seconds"]) for n, run in runs.items()}))
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "wikinews.jsonl"
-        shard = Path(args.data_home or "") / "pretrain" / "wikinews-00.jsonl.xz"
+        shard = get_data_home(args.data_home) / "pretrain" / "wikinews-00.jsonl.xz"
         with lzma.open(shard, "rt", encoding="utf-8") as f:
             corpus.write_text("".join(itertools.islice(f, 3000)))
         pretrain_tokens_per_second(corpus, Path(folder), 1, "10k")  # fills the token cache

@@ -83,8 +83,8 @@ def main() -> None:
     lines = ["| candidate | " + " | ".join(args.tasks) + " |", "|" + " --- |" * (len(args.tasks) + 1)]
     for candidate, params in rows.items():
         cells = []
+        version = "" if candidate not in CANDIDATES else model_version(args.model, params.get("direction", "forward"))
         for task in args.tasks:
-            version = "" if candidate not in CANDIDATES else model_version(args.model, params.get("direction", "forward"))
             call = (task, candidate, params, args.model, args.lm_epochs, args.seed, args.data_home, version)
             if args.cached_only and not score.check_call_in_cache(*call):
                 cells.append("–")
