@@ -15,10 +15,17 @@ files, so the corpus travels as token ids, not text:
    ``_Exporter``: the file and metadata the package ships). It first times a few seconds of
    training, then sets the schedule's length so that it ends at ``--minutes``.
 
+3. To continue a trained pair rather than start afresh: ``pack-init`` stores its weights as
+   int8 rows with a scale each (half the float16 file, leaving more of the 64 MiB for fresh
+   text), ``pack --skip-tokens`` leaves out the documents an earlier pack of the same seed
+   took, and ``train --init`` starts a new schedule from those weights (``tokens_seen`` and
+   the history continue; the metadata records what came before under ``continued_from``).
+
     python benchmarks/gpu_pretrain.py pack --data-home ../shared/data --cache runs/token-cache \\
         --vocab-from runs/english_fwd.pt --tokens 45M --out .gpu/slice
     python benchmarks/gpu_pretrain.py train --slice .gpu/slice --direction forward \\
         --minutes 7 --out $OUT/fwd
+    python benchmarks/gpu_pretrain.py pack-init sk_ulmfit/pretrained_models/english_{fwd,bwd}.pt --out .gpu/init
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import numpy as np
 import torch
 
 from sk_ulmfit._corpus import Corpus, TokenCache
-from sk_ulmfit._persistence import read_language_model
+from sk_ulmfit._persistence import EMBEDDING, TIED_COPIES, read_language_model
 from sk_ulmfit._text import Vocabulary
 from sk_ulmfit.pretrain import Recipe, _Exporter, _print_flushed, _Run, parse_count
 
@@ -93,7 +100,11 @@ def pack(args) -> None:
     order = np.random.default_rng(args.seed).permutation(len(doc_index))
     lengths = np.array([int(corpus.shards[s].starts[d + 1] - corpus.shards[s].starts[d])
                         for s, d in zip(shard_index[order], doc_index[order])])
-    keep = order[: int(np.searchsorted(np.cumsum(lengths), parse_count(args.tokens))) + 1]
+    # --skip-tokens: leave out the documents an earlier pack (same seed) took, for fresh text
+    ends = np.cumsum(lengths)
+    first = 0 if not args.skip_tokens else int(np.searchsorted(ends, parse_count(args.skip_tokens))) + 1
+    taken = ends[first - 1] if first else 0
+    keep = order[first: int(np.searchsorted(ends, taken + parse_count(args.tokens))) + 1]
     train = corpus._concatenate(shard_index[keep], doc_index[keep]).astype(np.uint16)
     doc_lengths = np.array([int(corpus.shards[s].starts[d + 1] - corpus.shards[s].starts[d])
                             for s, d in zip(shard_index[keep], doc_index[keep])], dtype=np.uint32)
@@ -112,10 +123,56 @@ def pack(args) -> None:
                             "tokens": int(doc_lengths[mine].sum()),
                             "valid_documents": corpus.describe()[source]["valid_documents"],
                             "valid_tokens": corpus.describe()[source]["valid_tokens"]}
-    (out / "slice.json").write_text(json.dumps({"itos": vocab.itos, "describe": describe, "seed": args.seed}))
+    (out / "slice.json").write_text(json.dumps({"itos": vocab.itos, "describe": describe, "seed": args.seed,
+                                                "skipped_documents": first}))
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"packed {len(train) / 1e6:.1f}M tokens in {len(doc_lengths)} documents: {size / 2**20:.1f} MiB; "
           + json.dumps({s: d["tokens"] for s, d in describe.items()}))
+
+
+def pack_init(args) -> None:
+    """Shipped weights as int8 rows with a float scale each (half the float16 size, so more
+    fresh text fits in the 64 MiB that travel); training there continues from them."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for model in args.models:
+        model = Path(model)
+        saved = read_language_model(model)
+        packed = {}
+        for name, tensor in saved.weights.items():
+            if name in TIED_COPIES:  # the decoder's and dropout's views of the embedding
+                continue
+            if tensor.dim() == 2:
+                scale = tensor.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127
+                packed[name] = {"q": torch.round(tensor / scale).to(torch.int8), "scale": scale.half()}
+            else:
+                packed[name] = {"w": tensor.half()}
+        torch.save({"weights": packed, "itos": saved.itos, "direction": saved.direction,
+                    "metadata": json.loads(model.with_suffix(".json").read_text())}, out / f"{model.stem}.q8")
+        error = max(float((_dequantize(p) - saved.weights[n]).abs().max()) for n, p in packed.items())
+        print(f"{model.name}: {(out / f'{model.stem}.q8').stat().st_size / 2**20:.1f} MiB, "
+              f"largest weight change {error:.2e}")
+
+
+def _dequantize(packed: dict) -> torch.Tensor:
+    return packed["q"].float() * packed["scale"].float() if "q" in packed else packed["w"].float()
+
+
+def continue_from(run: _Run, path: Path) -> dict:
+    """Load int8-packed weights into the run's weights and average; the new schedule starts
+    afresh, while ``tokens_seen``, time and history continue the earlier run's count."""
+    init = torch.load(path, weights_only=True)
+    assert init["itos"] == list(run.corpus.vocab.itos) and init["direction"] == run.recipe.direction
+    state = run.model.state_dict()
+    weights = {name: _dequantize(packed) for name, packed in init["weights"].items()}
+    weights.update({name: weights[EMBEDDING] for name in TIED_COPIES})
+    assert set(weights) == set(state), set(weights) ^ set(state)
+    run.model.load_state_dict(weights)
+    run.average.load_state_dict(run.model.state_dict())
+    earlier = init["metadata"]
+    run.tokens_seen, run.train_seconds = earlier["tokens_seen"], earlier["train_seconds"]
+    run.history = list(earlier.get("history", []))
+    return earlier
 
 
 def load_slice(folder: Path) -> ArrayCorpus:
@@ -159,11 +216,23 @@ def train(args) -> None:
     log(f"probe: {speed:,.0f} tok/s; schedule: {max_tokens / 1e6:.1f}M tokens ({epochs} epochs of the slice) "
         f"in {remaining:.0f} s")
     run = _Run(corpus, recipe, device, log)
+    earlier = None
+    if args.init:
+        earlier = continue_from(run, Path(args.init) / f"english_{SHORT[args.direction]}.q8")
+        start = {source: round(math.exp(loss), 2)
+                 for source, loss in run.validation_losses(args.valid_tokens)["weights"].items()}
+        log(f"continuing from {earlier['tokens_seen'] / 1e6:.1f}M tokens seen: perplexity of the int8 "
+            f"weights {json.dumps(start)}, of the shipped ones {json.dumps(earlier['valid_perplexity'])}")
     exporter = _Exporter(out / f"english_{SHORT[args.direction]}.pt", out, corpus, recipe, True, log)
     deadline = started + args.minutes * 60 - args.reserve_seconds
     run.train(deadline=deadline, every={"checkpoint": 1e9, "eval": args.eval_every, "log": 15.0},
               snapshot_every=args.snapshot_every, save_checkpoint=lambda: None,
               evaluate_and_export=lambda snapshot=None: exporter.export(run, args.valid_tokens, snapshot))
+    if earlier is not None:  # the metadata says what the weights saw before this run
+        meta_path = out / f"english_{SHORT[args.direction]}.json"
+        meta = json.loads(meta_path.read_text())
+        meta["continued_from"] = {k: v for k, v in earlier.items() if k != "history"}
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     log(f"done in {time.monotonic() - started:.0f} s")
 
 
@@ -177,7 +246,11 @@ def main(argv=None) -> int:
     p.add_argument("--tokens", default="45M")
     p.add_argument("--valid-tokens", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--skip-tokens", default=None, help="leave out what an earlier pack of this seed took")
     p.add_argument("--out", required=True)
+    q = sub.add_parser("pack-init")
+    q.add_argument("models", nargs="+", help="exported language models (their .json beside them)")
+    q.add_argument("--out", required=True)
     t = sub.add_parser("train")
     t.add_argument("--slice", required=True)
     t.add_argument("--direction", choices=("forward", "backward"), required=True)
@@ -191,9 +264,10 @@ def main(argv=None) -> int:
     t.add_argument("--snapshot-every", type=parse_count, default=None)
     t.add_argument("--valid-tokens", type=int, default=100_000)
     t.add_argument("--device", default="cuda")
+    t.add_argument("--init", default=None, help="folder of pack-init files to continue from")
     t.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    pack(args) if args.command == "pack" else train(args)
+    {"pack": pack, "pack-init": pack_init, "train": train}[args.command](args)
     return 0
 
 

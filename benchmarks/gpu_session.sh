@@ -5,9 +5,11 @@
 #   .gpu/data/       TREC-6, the IMDb sample and 100 Wikipedia articles (for the GPU tests and speed rows)
 #   .gpu/whl_small/  the fastai wheels only (pretraining needs no tokenizer)
 #   .gpu/slice/      token ids packed by `python benchmarks/gpu_pretrain.py pack`
+#   .gpu/init/       optional: shipped weights as int8 (`gpu_pretrain.py pack-init`) to continue from
 #
 #   bash benchmarks/gpu_session.sh checks              # pytest -m gpu, then the GPU speed rows
-#   bash benchmarks/gpu_session.sh pretrain MINUTES    # forward and backward side by side
+#   bash benchmarks/gpu_session.sh pretrain MINUTES [TRAIN ARGS]   # forward and backward side by side
+#       e.g. `pretrain 7.5 --init .gpu/init --batch-size 256 --lr 2e-3` continues the shipped pair
 # Results go to $OUT (the device tool brings that folder back).
 set -o pipefail
 OUT=${OUT:-/tmp/gpu_out}
@@ -30,7 +32,7 @@ pretrain)
     export PYTHONPATH=/tmp/site:/tmp/stub:$PWD
     for direction in forward backward; do
         python3 benchmarks/gpu_pretrain.py train --slice .gpu/slice --direction "$direction" --minutes "$2" \
-            --out "/tmp/run/$direction" > "/tmp/run_$direction.log" 2>&1 &
+            "${@:3}" --out "/tmp/run/$direction" > "/tmp/run_$direction.log" 2>&1 &
     done
     wait
     cat /tmp/run_forward.log /tmp/run_backward.log > "$OUT/train.log"

@@ -34,6 +34,10 @@ CANDIDATES = {
     "gradual + all 8 x 5e-3, batch 16": {"schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 16},
     "gradual + all 8 x 5e-3, batch 8": {"schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 8},
     "gradual + all 16 x 5e-3, batch 16": {"schedule": GRADUAL + (("all", 16, 5e-3),), "batch_size": 16},
+    # the reference every pretrained candidate must beat: the same network from random weights
+    "no pretraining (200/512/3, all 8 x 1e-2, batch 64)": {
+        "pretrained": None, "language_model": None, "emb_size": 200, "hidden_size": 512, "n_layers": 3,
+        "schedule": (("all", 8, 1e-2),), "batch_size": 64},
 }
 TASKS = {"trec 100 / 1000": ("trec", 100), "trec 1000 / 1000": ("trec", 1000), "imdb 500 / 1000": ("imdb", 500),
          "trec 4452 / 1000": ("trec", 4452)}
@@ -60,7 +64,7 @@ def score(task: str, candidate: str, params: dict, model: str, lm_epochs: int, s
     else:
         stage2 = None if lm_epochs == 0 else "auto" if lm_epochs == 1 else ULMFiTLanguageModel(epochs=lm_epochs,
                                                                                             drop_mult=0.3)
-        estimator = ULMFiTClassifier(pretrained=model, language_model=stage2, random_state=seed, **params)
+        estimator = ULMFiTClassifier(**{"pretrained": model, "language_model": stage2, "random_state": seed, **params})
     started = time.perf_counter()
     estimator.fit(X_train, y_train)
     seconds = time.perf_counter() - started
