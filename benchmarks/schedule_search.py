@@ -34,6 +34,8 @@ CANDIDATES = {
     "gradual + all 8 x 5e-3, batch 16": {"schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 16},
     "gradual + all 8 x 5e-3, batch 8": {"schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 8},
     "gradual + all 16 x 5e-3, batch 16": {"schedule": GRADUAL + (("all", 16, 5e-3),), "batch_size": 16},
+    "gradual + all 8 x 5e-3, batch 16, both directions": {"schedule": GRADUAL + (("all", 8, 5e-3),),
+                                                           "batch_size": 16, "direction": "both"},
     # the reference every pretrained candidate must beat: the same network from random weights
     "no pretraining (200/512/3, all 8 x 1e-2, batch 64)": {
         "pretrained": None, "language_model": None, "emb_size": 200, "hidden_size": 512, "n_layers": 3,
