@@ -63,10 +63,17 @@ def subset(X, y, n: int, seed: int) -> tuple[list, np.ndarray]:
     return [X[i] for i in index], np.asarray(y)[index]
 
 
+def model_files(model: str, direction: str) -> list[Path]:
+    """The weight files a model reads: the file itself, or a shipped name's files for the
+    directions used (``"both"``: every direction)."""
+    if Path(model).is_file():
+        return [Path(model)]
+    files = SHIPPED.get(model, {})
+    used = files if direction == "both" else {d: f for d, f in files.items() if d == direction}
+    return [path for path in map(_shipped_path, used.values()) if path.is_file()]
+
+
 def model_version(model: str, direction: str) -> str:
     """What identifies the starting weights cheaply: the path, size and modification time
     of each file read (for a shipped name, those of the directions used)."""
-    files = SHIPPED.get(model, {})
-    used = files if direction == "both" else {d: f for d, f in files.items() if d == direction}
-    paths = [Path(model)] if Path(model).is_file() else [_shipped_path(f) for f in used.values()]
-    return ";".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths if p.is_file())
+    return ";".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in model_files(model, direction))

@@ -222,7 +222,7 @@ def train(args) -> None:
         start = {source: round(math.exp(loss), 2)
                  for source, loss in run.validation_losses(args.valid_tokens)["weights"].items()}
         log(f"continuing from {earlier['tokens_seen'] / 1e6:.1f}M tokens seen: perplexity of the int8 "
-            f"weights {json.dumps(start)}, of the shipped ones {json.dumps(earlier['valid_perplexity'])}")
+            f"weights {json.dumps(start)}, recorded for the packed file {json.dumps(earlier['valid_perplexity'])}")
     exporter = _Exporter(out / f"english_{SHORT[args.direction]}.pt", out, corpus, recipe, True, log)
     deadline = started + args.minutes * 60 - args.reserve_seconds
     run.train(deadline=deadline, every={"checkpoint": 1e9, "eval": args.eval_every, "log": 15.0},

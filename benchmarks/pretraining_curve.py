@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from baselines import tfidf_logistic_regression
-from common import machine, model_version, subset, write_section
+from common import machine, model_files, model_version, subset, write_section
 from joblib import Memory
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import train_test_split
@@ -71,9 +71,9 @@ def probe(model, X_train, y_train, X_test, y_test, seed: int) -> tuple[float, fl
 
 
 def tokens_seen(model: str) -> str:
-    files = model_version(model, "forward").split(":")[0]  # a shipped name's file, or the file itself
-    metadata = Path(files).with_suffix(".json")
-    if metadata.is_file():
+    files = model_files(model, "forward")
+    metadata = files[0].with_suffix(".json") if files else None
+    if metadata is not None and metadata.is_file():
         data = json.loads(metadata.read_text())
         if "tokens_seen" in data:
             return f"{data['tokens_seen'] / 1e6:.1f}M"
