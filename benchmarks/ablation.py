@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fastai_learner import FastaiTextClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -31,7 +32,9 @@ STAGE2_TWO_EPOCHS = ULMFiTLanguageModel(epochs=2, drop_mult=0.3)
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Ablation: what each ULMFiT stage adds"
-SCRATCH = {"emb_size": 200, "hidden_size": 512, "n_layers": 3, "schedule": (("all", 8, 1e-2),), "batch_size": 64}
+# pretrained=None: the default is the shipped model, whose size would override these
+SCRATCH = {"pretrained": None, "language_model": None, "emb_size": 200, "hidden_size": 512, "n_layers": 3,
+           "schedule": (("all", 8, 1e-2),), "batch_size": 64}
 PRETRAINED = {}  # the default schedule and batch size
 
 
@@ -51,7 +54,7 @@ def load(dataset: str, data_home, n_train: int | None, n_test: int | None, seed:
     return list(X_train), np.asarray(y_train), list(X_test), np.asarray(y_test)
 
 
-def contenders(model_name: str | None, seed: int):
+def contenders(model_name: str | None, seed: int, fastai: bool = False):
     yield "TF-IDF + logistic regression", make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(C=10, max_iter=2000))
     yield "ULMFiT, no pretraining", ULMFiTClassifier(random_state=seed, **SCRATCH)
@@ -59,6 +62,9 @@ def contenders(model_name: str | None, seed: int):
         return
     yield f"ULMFiT, pretrained ({model_name})", ULMFiTClassifier(
         pretrained=model_name, language_model=None, random_state=seed, **PRETRAINED)
+    if fastai:  # is the classifier's training the limit? fastai's own learner from the same start
+        yield f"fastai text_classifier_learner, pretrained ({model_name})", FastaiTextClassifier(
+            pretrained=model_name, seed=seed)
     yield "ULMFiT, pretrained + domain fine-tuning", ULMFiTClassifier(
         pretrained=model_name, language_model=STAGE2_TWO_EPOCHS, random_state=seed, **PRETRAINED)
     try:
@@ -69,16 +75,16 @@ def contenders(model_name: str | None, seed: int):
         pretrained=model_name, language_model=STAGE2_TWO_EPOCHS, direction="both", random_state=seed, **PRETRAINED)
 
 
-def run(dataset, data, model_name, seed, only=None):
+def run(dataset, data, model_name, seed, only=None, fastai=False):
     X_train, y_train, X_test, y_test = data
     rows = []
-    for name, estimator in contenders(model_name, seed):
+    for name, estimator in contenders(model_name, seed, fastai):
         if only and only not in name:
             continue
         started = time.perf_counter()
         estimator.fit(X_train, y_train)
         fit_seconds = time.perf_counter() - started
-        accuracy = estimator.score(X_test, y_test)
+        accuracy = float(np.mean(np.asarray(estimator.predict(X_test)).astype(str) == y_test.astype(str)))
         rows.append((dataset, len(X_train), len(X_test), name, accuracy, fit_seconds))
         print(f"{dataset}: {name}: accuracy {accuracy:.4f}, fit {fit_seconds:.0f}s", flush=True)
     return rows
@@ -109,13 +115,16 @@ def main() -> None:
     parser.add_argument("--model", default=(available_models() or [None])[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", help="run only the rows whose name contains this text")
+    parser.add_argument("--fastai", action="store_true",
+                        help="add fastai's text_classifier_learner from the same pretrained start")
     parser.add_argument("--write", action="store_true", help=f"update {RESULTS.name}")
     args = parser.parse_args()
 
     rows = []
     for dataset in args.datasets:
         sizes = (None, None) if dataset == "trec" else (args.imdb_train, args.imdb_test)
-        rows += run(dataset, load(dataset, args.data_home, *sizes, args.seed), args.model, args.seed, args.only)
+        rows += run(dataset, load(dataset, args.data_home, *sizes, args.seed), args.model, args.seed, args.only,
+                    args.fastai)
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                f"{'GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU only'}")
     text = (f"Machine: {machine}. Seed {args.seed}. Pretrained model: {args.model}.\n"

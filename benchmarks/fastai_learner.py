@@ -90,7 +90,7 @@ class FastaiTextClassifier:
     no stage 2) and trains with the same schedule and batch size through ``fit_one_cycle``.
     """
 
-    def __init__(self, pretrained: str = "wikitext-2", schedule=None, batch_size: int | None = None, seed: int = 0):
+    def __init__(self, pretrained: str = "english", schedule=None, batch_size: int | None = None, seed: int = 0):
         self.pretrained, self.schedule, self.batch_size, self.seed = pretrained, schedule, batch_size, seed
 
     def fit(self, X, y):

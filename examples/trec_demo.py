@@ -24,7 +24,9 @@ from sk_ulmfit.datasets import fetch_trec
 
 # Without a pretrained language model the ULMFiT schedule's frozen stages would train
 # a head on a random encoder, so that run trains everything from the start.
-FROM_SCRATCH = {
+FROM_SCRATCH = {  # pretrained=None: the default is the shipped model, which brings its own size
+    "pretrained": None,
+    "language_model": None,
     "emb_size": 200,
     "hidden_size": 512,
     "n_layers": 3,
