@@ -63,10 +63,12 @@ def probe(model, X_train, y_train, X_test, y_test, seed: int) -> tuple[float, fl
     choose encoders by, since it never sees the test texts."""
     clf = ULMFiTClassifier(pretrained=model, language_model=None, schedule=((1, 1, 1e-3),), random_state=seed)
     clf.fit(X_train, y_train)
-    regression = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[1e-3, 1e-2, 1e-1, 1], cv=3,
-                                                                      max_iter=3000))
+    regression = make_pipeline(StandardScaler(), LogisticRegressionCV(
+        Cs=[1e-3, 1e-2, 1e-1, 1], cv=3, max_iter=3000,
+        # today's behaviour stated, so that scikit-learn 1.9 does not warn: L2, accuracy, scores_ per class
+        l1_ratios=(0.0,), scoring="accuracy", use_legacy_attributes=True))
     regression.fit(clf.transform(X_train), y_train)
-    folds = next(iter(regression[-1].scores_.values()))  # (folds, Cs), the same for every class
+    folds = next(iter(regression[-1].scores_.values()))  # (folds, Cs, 1), the same for every class
     return float(regression.score(clf.transform(X_test), y_test)), float(folds.mean(axis=0).max())
 
 
