@@ -326,6 +326,8 @@ default="english"
         stage2 = self._stage2()
         device = resolve_device(self.device)
         starts = resolve(self.pretrained, DIRECTION_SETS[self.direction])
+        if starts is not None:  # after resolve: a bad pretrained is an error before any warning
+            warn_unused(self, SIZE_PARAMS, "a pretrained encoder brings its own size", stacklevel=3)
         if starts is not None and multilabel:  # label columns match no classes: a new head
             starts = [Start(start.language_model, None) for start in starts]
         if starts is not None and starts[0].head is not None:
@@ -486,8 +488,6 @@ default="english"
                 or (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}; "
                              f"got {self.class_weight!r}")
-        if self.pretrained is not None:
-            warn_unused(self, SIZE_PARAMS, "a pretrained encoder brings its own size")
         if self.max_len < self.bptt:
             raise ValueError(f"max_len ({self.max_len}) must be at least bptt ({self.bptt}): a text is "
                              "pooled over its last max_len // bptt chunks of bptt tokens")

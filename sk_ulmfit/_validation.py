@@ -177,11 +177,13 @@ def _raise_mixed(labels: np.ndarray, cause: Exception | None = None) -> None:
     ) from cause
 
 
-def warn_unused(estimator, names, reason: str) -> None:
-    """Warn that the parameters ``names`` set away from their defaults do nothing here."""
+def warn_unused(estimator, names, reason: str, stacklevel: int = 4) -> None:
+    """Warn that the parameters ``names`` set away from their defaults do nothing here
+    (``stacklevel``: as :func:`warnings.warn`'s, counted from this function)."""
     defaults = inspect.signature(type(estimator).__init__).parameters
     changed = [name for name in names if getattr(estimator, name) != defaults[name].default]
     if changed:
         settings = ", ".join(f"{name}={getattr(estimator, name)!r}" for name in changed)
         warnings.warn(f"{settings} not used: {reason}; leave {'it' if len(changed) == 1 else 'them'} "
-                      "at the default, or start from random weights (pretrained=None)", UserWarning, stacklevel=4)
+                      "at the default, or start from random weights (pretrained=None)", UserWarning,
+                      stacklevel=stacklevel)

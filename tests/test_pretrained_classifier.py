@@ -201,12 +201,18 @@ def test_stage_two_settings_that_cannot_apply_are_refused_or_warned(tiny_pretrai
     with pytest.raises(ValueError, match="leave language_model's pretrained as None"):
         ULMFiTClassifier(pretrained=tiny_pretrained, language_model=ULMFiTLanguageModel(pretrained="english"),
                          **_params()).fit(X_train[:50], y_train[:50])
-    with pytest.warns(UserWarning, match=r"hidden_size=7 not used: a pretrained encoder brings its own size"):
+    with pytest.warns(UserWarning, match=r"hidden_size=7 not used: a pretrained encoder brings its own size") as caught:
         ULMFiTClassifier(pretrained=tiny_pretrained, hidden_size=7, language_model=None,
                          **_params(schedule=HEAD_ONLY)).fit(X_train[:50], y_train[:50])
     with pytest.warns(UserWarning, match=r"emb_size=8, n_layers=1 not used: a pretrained model"):
         ULMFiTClassifier(pretrained=tiny_pretrained, language_model=ULMFiTLanguageModel(emb_size=8, n_layers=1),
                          **_params(schedule=HEAD_ONLY)).fit(X_train[:50], y_train[:50])
+    assert caught[0].filename == __file__  # the warning points at the user's fit call
+    with pytest.warns(UserWarning, match=r"emb_size=8 not used") as caught_lm:
+        ULMFiTLanguageModel(pretrained=tiny_pretrained, emb_size=8, epochs=1, batch_size=4, bptt=8).fit(X_train[:20])
+    assert caught_lm[0].filename == __file__
+    with pytest.raises(ValueError, match="not understood"):  # a bad name is an error, with no warning first
+        ULMFiTClassifier(pretrained="no-such-model", hidden_size=7).fit(X_train[:50], y_train[:50])
 
 
 def test_default_starts_from_the_shipped_model(trec, wiki_articles):
