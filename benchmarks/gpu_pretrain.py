@@ -26,6 +26,11 @@ files, so the corpus travels as token ids, not text:
     python benchmarks/gpu_pretrain.py train --slice .gpu/slice --direction forward \\
         --minutes 7 --out $OUT/fwd
     python benchmarks/gpu_pretrain.py pack-init sk_ulmfit/pretrained_models/english_{fwd,bwd}.pt --out .gpu/init
+
+4. A new model of another size (not ``--init``): ``train --emb-size 400 --hidden-size 1152``, the
+   paper's size. Tried on the CPU only (session 9): with the 30,008-token vocabulary it is
+   65.1 MB per direction in float16, so a pair needs int8 storage and a smaller vocabulary
+   (about 20k tokens) to stay under the wheel's 60 MB.
 """
 
 from __future__ import annotations
@@ -198,6 +203,7 @@ def train(args) -> None:
     corpus = load_slice(Path(args.slice))
     device = torch.device(args.device)
     recipe = Recipe(direction=args.direction, batch_size=args.batch_size, lr=args.lr, drop_mult=args.drop_mult,
+                    emb_size=args.emb_size, hidden_size=args.hidden_size, n_layers=args.n_layers,
                     epochs=1000).check()
     log(f"slice: {len(corpus.train) / 1e6:.1f}M tokens; {json.dumps(corpus.describe())}; "
         f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}")
@@ -265,8 +271,14 @@ def main(argv=None) -> int:
     t.add_argument("--valid-tokens", type=int, default=100_000)
     t.add_argument("--device", default="cuda")
     t.add_argument("--init", default=None, help="folder of pack-init files to continue from")
+    t.add_argument("--emb-size", type=int, default=200, help="a new model's size (--init brings its own)")
+    t.add_argument("--hidden-size", type=int, default=512)
+    t.add_argument("--n-layers", type=int, default=3)
     t.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if args.command == "train" and args.init and (args.emb_size, args.hidden_size, args.n_layers) != (200, 512, 3):
+        parser.error("--init continues a trained model at its own size: leave out --emb-size, --hidden-size "
+                     "and --n-layers")
     {"pack": pack, "pack-init": pack_init, "train": train}[args.command](args)
     return 0
 
