@@ -238,6 +238,9 @@ def train(args) -> None:
         meta_path = out / f"english_{SHORT[args.direction]}.json"
         meta = json.loads(meta_path.read_text())
         meta["continued_from"] = {k: v for k, v in earlier.items() if k != "history"}
+        # passes over each slice, summed (the export divided all tokens by this slice's size)
+        meta["epochs_seen"] = round(earlier["epochs_seen"] + (meta["tokens_seen"] - earlier["tokens_seen"])
+                                    / run.tokens_per_epoch, 3)
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     log(f"done in {time.monotonic() - started:.0f} s")
 
