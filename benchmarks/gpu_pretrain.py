@@ -189,6 +189,12 @@ def load_slice(folder: Path) -> ArrayCorpus:
                        valid, meta["describe"])
 
 
+def _sizes(args) -> dict:
+    """The model sizes given on the command line (the others: ``Recipe``'s defaults)."""
+    return {name: getattr(args, name) for name in ("emb_size", "hidden_size", "n_layers")
+            if getattr(args, name) is not None}
+
+
 def train(args) -> None:
     started = time.monotonic()
     out = Path(args.out)
@@ -203,8 +209,7 @@ def train(args) -> None:
     corpus = load_slice(Path(args.slice))
     device = torch.device(args.device)
     recipe = Recipe(direction=args.direction, batch_size=args.batch_size, lr=args.lr, drop_mult=args.drop_mult,
-                    emb_size=args.emb_size, hidden_size=args.hidden_size, n_layers=args.n_layers,
-                    epochs=1000).check()
+                    epochs=1000, **_sizes(args)).check()
     log(f"slice: {len(corpus.train) / 1e6:.1f}M tokens; {json.dumps(corpus.describe())}; "
         f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}")
     # Probe the speed with a throwaway run, then size the schedule to end at the deadline.
@@ -274,12 +279,12 @@ def main(argv=None) -> int:
     t.add_argument("--valid-tokens", type=int, default=100_000)
     t.add_argument("--device", default="cuda")
     t.add_argument("--init", default=None, help="folder of pack-init files to continue from")
-    t.add_argument("--emb-size", type=int, default=200, help="a new model's size (--init brings its own)")
-    t.add_argument("--hidden-size", type=int, default=512)
-    t.add_argument("--n-layers", type=int, default=3)
+    t.add_argument("--emb-size", type=int, help="a new model's size (default: Recipe's; --init brings its own)")
+    t.add_argument("--hidden-size", type=int)
+    t.add_argument("--n-layers", type=int)
     t.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    if args.command == "train" and args.init and (args.emb_size, args.hidden_size, args.n_layers) != (200, 512, 3):
+    if args.command == "train" and args.init and _sizes(args):
         parser.error("--init continues a trained model at its own size: leave out --emb-size, --hidden-size "
                      "and --n-layers")
     {"pack": pack, "pack-init": pack_init, "train": train}[args.command](args)
