@@ -28,9 +28,15 @@ files, so the corpus travels as token ids, not text:
     python benchmarks/gpu_pretrain.py pack-init sk_ulmfit/pretrained_models/english_{fwd,bwd}.pt --out .gpu/init
 
 4. A new model of another size (not ``--init``): ``train --emb-size 400 --hidden-size 1152``, the
-   paper's size. Tried on the CPU only (session 9): with the 30,008-token vocabulary it is
-   65.1 MB per direction in float16, so a pair needs int8 storage and a smaller vocabulary
-   (about 20k tokens) to stay under the wheel's 60 MB.
+   paper's size. With the 30,008-token vocabulary it is 65.1 MB per direction in float16;
+   ``train --precision int8`` exports it at about a quarter of float32 (int8 rows, a scale
+   each; the package reads such files), and ``pack --max-vocab 20000`` packs the slice with
+   the 20,000 most frequent tokens only (the rest xxunk), so that a pair fits the wheel's
+   60 MB:
+
+    python benchmarks/gpu_pretrain.py pack ... --max-vocab 20000 --out .gpu/slice20k
+    python benchmarks/gpu_pretrain.py train --slice .gpu/slice20k --emb-size 400 --hidden-size 1152 \
+        --precision int8 ...
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ import numpy as np
 import torch
 
 from sk_ulmfit._corpus import Corpus, TokenCache
-from sk_ulmfit._persistence import EMBEDDING, TIED_COPIES, read_language_model
+from sk_ulmfit._persistence import EMBEDDING, PRECISIONS, TIED_COPIES, read_language_model
 from sk_ulmfit._text import Vocabulary
 from sk_ulmfit.pretrain import Recipe, _Exporter, _print_flushed, _Run, parse_count
 
@@ -98,6 +104,9 @@ def pack(args) -> None:
     saved = read_language_model(args.vocab_from)
     vocab = Vocabulary(saved.itos)
     assert len(vocab) < 2 ** 16
+    # --max-vocab: the first N tokens of that vocabulary (fastai's layout: special tokens, then
+    # the most frequent first), the rest packed as xxunk (id 0)
+    kept = len(vocab) if args.max_vocab is None else min(len(vocab), -(-args.max_vocab // 8) * 8)
     files = sorted((Path(args.data_home) / "pretrain").glob("*.jsonl.xz"))
     corpus = Corpus.prepare(files, TokenCache(args.cache), min_freq=3, max_vocab=30000, valid_permille=5,
                             vocab=vocab)
@@ -110,7 +119,7 @@ def pack(args) -> None:
     first = 0 if not args.skip_tokens else int(np.searchsorted(ends, parse_count(args.skip_tokens))) + 1
     taken = ends[first - 1] if first else 0
     keep = order[first: int(np.searchsorted(ends, taken + parse_count(args.tokens))) + 1]
-    train = corpus._concatenate(shard_index[keep], doc_index[keep]).astype(np.uint16)
+    train = _truncated(corpus._concatenate(shard_index[keep], doc_index[keep]), kept)
     doc_lengths = np.array([int(corpus.shards[s].starts[d + 1] - corpus.shards[s].starts[d])
                             for s, d in zip(shard_index[keep], doc_index[keep])], dtype=np.uint32)
     doc_source = np.array([SOURCES.index(corpus.shards[s].source) for s in shard_index[keep]], dtype=np.uint8)
@@ -120,7 +129,7 @@ def pack(args) -> None:
     np.save(out / "lengths.npy", doc_lengths)
     np.save(out / "doc_source.npy", doc_source)
     for source, stream in corpus.validation_streams(args.valid_tokens).items():
-        _write_xz(out / f"valid-{source}.u16.xz", stream.astype(np.uint16))
+        _write_xz(out / f"valid-{source}.u16.xz", _truncated(stream, kept))
     describe = {}
     for i, source in enumerate(SOURCES):
         mine = doc_source == i
@@ -128,11 +137,16 @@ def pack(args) -> None:
                             "tokens": int(doc_lengths[mine].sum()),
                             "valid_documents": corpus.describe()[source]["valid_documents"],
                             "valid_tokens": corpus.describe()[source]["valid_tokens"]}
-    (out / "slice.json").write_text(json.dumps({"itos": vocab.itos, "describe": describe, "seed": args.seed,
+    (out / "slice.json").write_text(json.dumps({"itos": vocab.itos[:kept], "describe": describe, "seed": args.seed,
                                                 "skipped_documents": first}))
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"packed {len(train) / 1e6:.1f}M tokens in {len(doc_lengths)} documents: {size / 2**20:.1f} MiB; "
           + json.dumps({s: d["tokens"] for s, d in describe.items()}))
+
+
+def _truncated(ids: np.ndarray, kept: int) -> np.ndarray:
+    """Token ids as ``uint16``, those of tokens past the first ``kept`` made xxunk (0)."""
+    return np.where(ids < kept, ids, 0).astype(np.uint16)
 
 
 def pack_init(args) -> None:
@@ -234,7 +248,7 @@ def train(args) -> None:
                  for source, loss in run.validation_losses(args.valid_tokens)["weights"].items()}
         log(f"continuing from {earlier['tokens_seen'] / 1e6:.1f}M tokens seen: perplexity of the int8 "
             f"weights {json.dumps(start)}, recorded for the packed file {json.dumps(earlier['valid_perplexity'])}")
-    exporter = _Exporter(out / f"english_{SHORT[args.direction]}.pt", out, corpus, recipe, True, log)
+    exporter = _Exporter(out / f"english_{SHORT[args.direction]}.pt", out, corpus, recipe, args.precision, log)
     deadline = started + args.minutes * 60 - args.reserve_seconds
     run.train(deadline=deadline, every={"checkpoint": 1e9, "eval": args.eval_every, "log": 15.0},
               snapshot_every=args.snapshot_every, save_checkpoint=lambda: None,
@@ -261,6 +275,8 @@ def main(argv=None) -> int:
     p.add_argument("--valid-tokens", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--skip-tokens", default=None, help="leave out what an earlier pack of this seed took")
+    p.add_argument("--max-vocab", type=parse_count, default=None,
+                   help="keep the first N tokens of --vocab-from's vocabulary (a multiple of 8), the rest xxunk")
     p.add_argument("--out", required=True)
     q = sub.add_parser("pack-init")
     q.add_argument("models", nargs="+", help="exported language models (their .json beside them)")
@@ -282,6 +298,7 @@ def main(argv=None) -> int:
     t.add_argument("--emb-size", type=int, help="a new model's size (default: Recipe's; --init brings its own)")
     t.add_argument("--hidden-size", type=int)
     t.add_argument("--n-layers", type=int)
+    t.add_argument("--precision", choices=PRECISIONS, default="float16", help="how the export is stored")
     t.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.command == "train" and args.init and _sizes(args):

@@ -9,7 +9,10 @@
 #
 #   bash benchmarks/gpu_session.sh checks              # pytest -m gpu, then the GPU speed rows
 #   bash benchmarks/gpu_session.sh pretrain MINUTES [TRAIN ARGS]   # forward and backward side by side
-#       e.g. `pretrain 7.5 --init .gpu/init --batch-size 256 --lr 2e-3` continues the shipped pair
+#       e.g. `pretrain 7.5 --init .gpu/init --batch-size 256 --lr 2e-3` continues the shipped pair;
+#       `pretrain 10 --emb-size 400 --hidden-size 1152 --precision int8` trains a new pair of the
+#       paper's size from a slice packed with `gpu_pretrain.py pack --max-vocab 20000` (int8 files
+#       of ~28 MB each, so that the pair fits the wheel's 60 MB)
 # Results go to $OUT (the device tool brings that folder back).
 set -o pipefail
 OUT=${OUT:-/tmp/gpu_out}

@@ -55,7 +55,7 @@ def main() -> None:
     model.fit(train)
     seconds = time.perf_counter() - started
     perplexity = model.perplexity(valid)
-    model.save(args.out, half=True)
+    model.save(args.out, precision="float16")
     record = {
         "direction": args.direction, "train_seconds": round(seconds, 1),
         "valid_perplexity": round(perplexity, 2), "vocab_size": len(model.vocab_),

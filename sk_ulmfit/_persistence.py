@@ -4,12 +4,18 @@ one device fallback, and pickling built on the same payloads.
 A saved model is one file written by ``torch.save`` and read with ``weights_only=True``,
 so loading it runs no pickled code. It holds a dict with a ``format`` marker::
 
-    {"format": "sk_ulmfit.language_model", "version": 1,
+    {"format": "sk_ulmfit.language_model", "version": 1 | 2,
      "direction": "forward" | "backward",
      "config": {"vocab_size", "emb_size", "hidden_size", "n_layers", "drop_mult"},
      "itos": [token, ...],                  # the vocabulary, id order
      "weights": {name: tensor, ...},        # fastai get_language_model's state dict
      "params": {name: value, ...}}          # plain estimator parameters (bptt, ...)
+
+Weights are float32 or float16 tensors (version 1). A language model stored in int8
+(``precision="int8"``, version 2, for shipping) holds each matrix as
+``{"int8": q, "scale": s}``: int8 rows ``q`` and one float32 scale per row, the matrix
+being ``q * s`` (the row's largest magnitude maps to 127); vectors stay float16.
+Version 2 exists so that an older sk_ulmfit refuses such a file with a clear error.
 
     {"format": "sk_ulmfit.classifier", "version": 1,
      "params": {name: value, ...},          # the estimator's plain parameters
@@ -46,6 +52,8 @@ from ._text import Vocabulary
 LANGUAGE_MODEL = "sk_ulmfit.language_model"
 CLASSIFIER = "sk_ulmfit.classifier"
 VERSION = 1
+INT8_VERSION = 2  # a language model with int8 weights; see the module docstring
+PRECISIONS = ("float32", "float16", "int8")
 # Copies of the embedding inside fastai's language model (embedding dropout's module and
 # the weight-tied decoder): stored once, restored on reading.
 EMBEDDING = "0.encoder.weight"
@@ -122,11 +130,12 @@ def check_format(payload: dict, expected: str, source) -> None:
     if payload.get("format") != expected:
         kind = {LANGUAGE_MODEL: "language model", CLASSIFIER: "classifier"}[expected]
         raise ValueError(f"{source} holds a {payload.get('format')!r}, not an sk_ulmfit {kind}")
-    if payload.get("version") != VERSION:
+    readable = (VERSION, INT8_VERSION) if expected == LANGUAGE_MODEL else (VERSION,)
+    if payload.get("version") not in readable:
         raise ValueError(
             f"{source} has format version {payload.get('version')!r}; this sk_ulmfit reads "
-            f"version {VERSION}: load it with the sk_ulmfit that wrote it (a newer one: pip install -U sk-ulmfit), "
-            "or train and save the model again")
+            f"version {' or '.join(map(str, readable))}: load it with the sk_ulmfit that wrote it "
+            "(a newer one: pip install -U sk-ulmfit), or train and save the model again")
 
 
 def loadable_device(device: torch.device) -> torch.device:
@@ -166,20 +175,49 @@ class SavedLanguageModel:
     params: dict = field(default_factory=dict)
 
 
-def language_model_payload(saved: SavedLanguageModel, half: bool = False) -> dict:
-    """The file payload of a language model; ``half`` stores float16 weights."""
+def check_precision(precision: str) -> str:
+    """``precision`` if it is a storage precision this package writes, else a clear error."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    return precision
+
+
+def language_model_payload(saved: SavedLanguageModel, precision: str = "float32") -> dict:
+    """The file payload of a language model, its weights stored in ``precision``
+    (``"float32"``, ``"float16"`` or ``"int8"``: see the module docstring)."""
+    check_precision(precision)
     weights = {k: v for k, v in saved.weights.items() if k not in TIED_COPIES}
-    if half:
+    if precision == "float16":
         weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
-    return {"format": LANGUAGE_MODEL, "version": VERSION, "direction": saved.direction,
-            "config": saved.config.to_dict(), "itos": list(saved.itos), "weights": weights,
-            "params": dict(saved.params)}
+    elif precision == "int8":
+        weights = {k: quantize_int8(v) for k, v in weights.items()}
+    return {"format": LANGUAGE_MODEL, "version": INT8_VERSION if precision == "int8" else VERSION,
+            "direction": saved.direction, "config": saved.config.to_dict(), "itos": list(saved.itos),
+            "weights": weights, "params": dict(saved.params)}
+
+
+def quantize_int8(tensor: torch.Tensor):
+    """A float matrix as int8 rows with a float32 scale each; vectors as float16."""
+    if not tensor.is_floating_point():
+        return tensor
+    if tensor.dim() != 2:
+        return tensor.half()
+    tensor = tensor.float()
+    scale = (tensor.abs().amax(dim=1, keepdim=True) / 127).clamp_min(torch.finfo(torch.float32).tiny)
+    return {"int8": torch.round(tensor / scale).clamp(-127, 127).to(torch.int8), "scale": scale}
+
+
+def dequantize(stored) -> torch.Tensor:
+    """Inverse of :func:`quantize_int8` (float32); float tensors are made float32."""
+    if isinstance(stored, dict):
+        return stored["int8"].float() * stored["scale"].float()
+    return stored.float()
 
 
 def language_model_from_payload(payload: dict, source) -> SavedLanguageModel:
     """Inverse of :func:`language_model_payload` (float32 weights, tied copies restored)."""
     check_format(payload, LANGUAGE_MODEL, source)
-    weights = {name: tensor.float() for name, tensor in payload["weights"].items()}
+    weights = {name: dequantize(stored) for name, stored in payload["weights"].items()}
     weights.update({name: weights[EMBEDDING] for name in TIED_COPIES})
     return SavedLanguageModel(weights, list(payload["itos"]), LanguageModelConfig(**payload["config"]),
                               payload["direction"], dict(payload.get("params", {})))

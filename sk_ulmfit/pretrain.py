@@ -45,7 +45,14 @@ from ._distributed import any_process, data_parallel, is_writer, shard, wait_for
 from ._language_model import DIRECTIONS, ULMFiTLanguageModel
 from ._lm_data import n_windows, stream_windows
 from ._model import LanguageModelConfig, build_language_model, state_dict_on_cpu
-from ._persistence import SavedLanguageModel, language_model_payload, read_language_model, write_payload
+from ._persistence import (
+    PRECISIONS,
+    SavedLanguageModel,
+    check_precision,
+    language_model_payload,
+    read_language_model,
+    write_payload,
+)
 from ._sampled_softmax import make_sampler
 from ._schedule import StageRates, make_optimizer
 from ._text import Vocabulary
@@ -161,7 +168,7 @@ def pretrain_language_model(
     snapshot_every: int | None = None,
     valid_tokens: int = 100_000,
     text_field: str = "text",
-    half: bool = True,
+    precision: str = "float16",
     device="auto",
     n_jobs: int | None = None,
     verbose: int = 1,
@@ -201,8 +208,9 @@ def pretrain_language_model(
         Held-back tokens scored per source at each validation.
     text_field : str, default="text"
         The JSON field holding a document's text.
-    half : bool, default=True
-        Store the exported weights as float16.
+    precision : {"float16", "int8", "float32"}, default="float16"
+        How the exported weights are stored (see ``ULMFiTLanguageModel.save``); checkpoints
+        are always float32.
     device : str or torch.device, default="auto"
     n_jobs : int or None
         Worker processes for tokenising (joblib's meaning; -1: every core).
@@ -217,6 +225,7 @@ def pretrain_language_model(
         The exported model.
     """
     recipe = Recipe(**recipe).check()
+    check_precision(precision)
     started = time.monotonic()
     log = _print_flushed if verbose and is_writer() else (lambda line: None)  # under torchrun: rank 0
     checkpoint_dir = Path(checkpoint_dir)
@@ -245,7 +254,7 @@ def pretrain_language_model(
     else:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         log(f"corpus: {json.dumps(data.describe())}")
-    exporter = _Exporter(Path(output), checkpoint_dir, data, recipe, half, log)
+    exporter = _Exporter(Path(output), checkpoint_dir, data, recipe, precision, log)
     deadline = None if time_budget is None else started + time_budget
     run.train(
         deadline=deadline,
@@ -440,9 +449,9 @@ class _Exporter:
     """Writes the better of the weights and their average, with metadata, after validation."""
 
     def __init__(self, output: Path, checkpoint_dir: Path, corpus: Corpus, recipe: Recipe,
-                 half: bool, log: Callable[[str], None]):
+                 precision: str, log: Callable[[str], None]):
         self.output, self.checkpoint_dir, self.corpus = output, checkpoint_dir, corpus
-        self.recipe, self.half, self.log = recipe, half, log
+        self.recipe, self.precision, self.log = recipe, precision, log
 
     def export(self, run: _Run, valid_tokens: int, snapshot: str | None = None) -> Path:
         losses = run.validation_losses(valid_tokens)
@@ -466,7 +475,7 @@ class _Exporter:
                   "max_vocab": self.recipe.max_vocab, "min_freq": self.recipe.min_freq}
         saved = SavedLanguageModel(state_dict_on_cpu(network), self.corpus.vocab.itos, run.config,
                                    self.recipe.direction, params)
-        write_payload(path, language_model_payload(saved, half=self.half))
+        write_payload(path, language_model_payload(saved, self.precision))
         metadata = {
             "direction": self.recipe.direction, "tokens_seen": run.tokens_seen,
             "epochs_seen": round(run.tokens_seen / max(run.tokens_per_epoch, 1), 3),
@@ -606,7 +615,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--snapshot-every", type=parse_count, help="tokens between snapshots (e.g. 10M)")
     parser.add_argument("--valid-tokens", type=parse_count, default=100_000)
     parser.add_argument("--text-field", default="text")
-    parser.add_argument("--float32", action="store_true", help="store float32 weights (default float16)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float16",
+                        help="how the exported weights are stored (default float16; int8 quarters float32)")
+    parser.add_argument("--float32", dest="precision", action="store_const", const="float32",
+                        help="the same as --precision float32")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--quiet", action="store_true")
@@ -639,7 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.corpus, args.output, checkpoint_dir=args.checkpoint_dir, cache_dir=args.cache_dir,
             resume=args.resume, init=args.init, time_budget=args.time_budget, checkpoint_every=args.checkpoint_every,
             eval_every=args.eval_every, log_every=args.log_every, snapshot_every=args.snapshot_every,
-            valid_tokens=args.valid_tokens, text_field=args.text_field, half=not args.float32,
+            valid_tokens=args.valid_tokens, text_field=args.text_field, precision=args.precision,
             device=args.device, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1, **recipe)
     except (ValueError, FileNotFoundError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -17,6 +17,7 @@ from sk_ulmfit._sampled_softmax import SampledSoftmax, make_sampler
 from sk_ulmfit._text import Vocabulary, tokenize
 from sk_ulmfit.pretrain import (
     CHECKPOINT_FILE,
+    build_parser,
     main,
     parse_count,
     parse_duration,
@@ -210,6 +211,12 @@ def test_command_line(corpus_files, tmp_path, capsys):
     assert ULMFiTLanguageModel.load(tmp_path / "cli.pt").config_.hidden_size == 32
     assert main(args) == 2  # the run exists: refused, not overwritten
     assert "--resume" in capsys.readouterr().err or "resume=True" in capsys.readouterr().err
+    args[args.index("--output") + 1] = str(tmp_path / "int8.pt")
+    args[args.index("--checkpoint-dir") + 1] = str(tmp_path / "int8")
+    assert main(args + ["--precision", "int8", "--quiet"]) == 0
+    assert _weights(tmp_path / "int8.pt")["weights"]["0.encoder.weight"]["int8"].dtype == torch.int8
+    assert build_parser().parse_args(args + ["--float32"]).precision == "float32"
+    assert build_parser().parse_args(args).precision == "float16"
 
 
 def test_durations_and_counts_parse():
