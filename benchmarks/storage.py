@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine, write_section
+from common import machine, report
 
 from sk_ulmfit import ULMFiTLanguageModel
 from sk_ulmfit._pretrained import SHIPPED
@@ -54,13 +54,10 @@ def main() -> None:
                     cells.append(f"{path.stat().st_size / 1e6:.1f} | {perplexity:.3f}")
                     print(f"{label} {precision}: {cells[-1]}", flush=True)
                 lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    text = (f"`python benchmarks/storage.py {' '.join(args.models)}`: each model saved with "
-            "`save(precision=...)`, read back (float32 weights) and scored on WikiText-2's "
-            f"{len(texts)} test articles. {machine()}; {time.perf_counter() - started:.0f} s.\n\n"
-            + "\n".join(lines))
-    print(text)
-    if args.write:
-        write_section("## Storage precision: float16 and int8 model files", text)
+    intro = (f"`python benchmarks/storage.py {' '.join(args.models)}`: each model saved with "
+             "`save(precision=...)`, read back (float32 weights) and scored on WikiText-2's "
+             f"{len(texts)} test articles. {machine()}; {time.perf_counter() - started:.0f} s.")
+    report("## Storage precision: float16 and int8 model files", intro, lines, args.write)
 
 
 if __name__ == "__main__":
