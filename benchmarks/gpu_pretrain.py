@@ -16,8 +16,8 @@ files, so the corpus travels as token ids, not text:
    training, then sets the schedule's length so that it ends at ``--minutes``.
 
 3. To continue a trained pair rather than start afresh: ``pack-init`` stores its weights as
-   int8 rows with a scale each (half the float16 file, leaving more of the 64 MiB for fresh
-   text), ``pack --skip-tokens`` leaves out the documents an earlier pack of the same seed
+   the package's int8 files (``save(precision="int8")``: half the float16 file, leaving more
+   of the 64 MiB for fresh text), ``pack --skip-tokens`` leaves out the documents an earlier pack of the same seed
    took, and ``train --init`` starts a new schedule from those weights (``tokens_seen`` and
    the history continue; the metadata records what came before under ``continued_from``).
 
@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from sk_ulmfit._corpus import Corpus, TokenCache
-from sk_ulmfit._persistence import EMBEDDING, PRECISIONS, TIED_COPIES, read_language_model
+from sk_ulmfit._persistence import PRECISIONS, language_model_payload, read_language_model, write_payload
 from sk_ulmfit._text import Vocabulary
 from sk_ulmfit.pretrain import Recipe, _Exporter, _print_flushed, _Run, parse_count
 
@@ -150,45 +150,30 @@ def _truncated(ids: np.ndarray, kept: int) -> np.ndarray:
 
 
 def pack_init(args) -> None:
-    """Shipped weights as int8 rows with a float scale each (half the float16 size, so more
-    fresh text fits in the 64 MiB that travel); training there continues from them."""
+    """Trained weights as the package's int8 files (half the float16 size, so more fresh
+    text fits in the 64 MiB that travel), their metadata beside them; training there
+    continues from them."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for model in args.models:
         model = Path(model)
         saved = read_language_model(model)
-        packed = {}
-        for name, tensor in saved.weights.items():
-            if name in TIED_COPIES:  # the decoder's and dropout's views of the embedding
-                continue
-            if tensor.dim() == 2:
-                scale = tensor.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127
-                packed[name] = {"q": torch.round(tensor / scale).to(torch.int8), "scale": scale.half()}
-            else:
-                packed[name] = {"w": tensor.half()}
-        torch.save({"weights": packed, "itos": saved.itos, "direction": saved.direction,
-                    "metadata": json.loads(model.with_suffix(".json").read_text())}, out / f"{model.stem}.q8")
-        error = max(float((_dequantize(p) - saved.weights[n]).abs().max()) for n, p in packed.items())
-        print(f"{model.name}: {(out / f'{model.stem}.q8').stat().st_size / 2**20:.1f} MiB, "
-              f"largest weight change {error:.2e}")
-
-
-def _dequantize(packed: dict) -> torch.Tensor:
-    return packed["q"].float() * packed["scale"].float() if "q" in packed else packed["w"].float()
+        packed = write_payload(out / model.name, language_model_payload(saved, "int8"))
+        (out / model.with_suffix(".json").name).write_text(model.with_suffix(".json").read_text())
+        error = max(float((weight - saved.weights[name]).abs().max())
+                    for name, weight in read_language_model(packed).weights.items())
+        print(f"{model.name}: {packed.stat().st_size / 2**20:.1f} MiB, largest weight change {error:.2e}")
 
 
 def continue_from(run: _Run, path: Path) -> dict:
-    """Load int8-packed weights into the run's weights and average; the new schedule starts
-    afresh, while ``tokens_seen``, time and history continue the earlier run's count."""
-    init = torch.load(path, weights_only=True)
-    assert init["itos"] == list(run.corpus.vocab.itos) and init["direction"] == run.recipe.direction
-    state = run.model.state_dict()
-    weights = {name: _dequantize(packed) for name, packed in init["weights"].items()}
-    weights.update({name: weights[EMBEDDING] for name in TIED_COPIES})
-    assert set(weights) == set(state), set(weights) ^ set(state)
-    run.model.load_state_dict(weights)
+    """Load exported (e.g. int8) weights into the run's weights and average; the new
+    schedule starts afresh, while ``tokens_seen``, time and history continue the earlier
+    run's count (from the metadata beside the file)."""
+    init = read_language_model(path)
+    assert init.itos == list(run.corpus.vocab.itos) and init.direction == run.recipe.direction
+    run.model.load_state_dict(init.weights)
     run.average.load_state_dict(run.model.state_dict())
-    earlier = init["metadata"]
+    earlier = json.loads(path.with_suffix(".json").read_text())
     run.tokens_seen, run.train_seconds = earlier["tokens_seen"], earlier["train_seconds"]
     run.history = list(earlier.get("history", []))
     return earlier
@@ -243,7 +228,7 @@ def train(args) -> None:
     run = _Run(corpus, recipe, device, log)
     earlier = None
     if args.init:
-        earlier = continue_from(run, Path(args.init) / f"english_{SHORT[args.direction]}.q8")
+        earlier = continue_from(run, Path(args.init) / f"english_{SHORT[args.direction]}.pt")
         start = {source: round(math.exp(loss), 2)
                  for source, loss in run.validation_losses(args.valid_tokens)["weights"].items()}
         log(f"continuing from {earlier['tokens_seen'] / 1e6:.1f}M tokens seen: perplexity of the int8 "
