@@ -17,9 +17,10 @@ files, so the corpus travels as token ids, not text:
 
 3. To continue a trained pair rather than start afresh: ``pack-init`` stores its weights as
    the package's int8 files (``save(precision="int8")``: half the float16 file, leaving more
-   of the 64 MiB for fresh text), ``pack --skip-tokens`` leaves out the documents an earlier pack of the same seed
-   took, and ``train --init`` starts a new schedule from those weights (``tokens_seen`` and
-   the history continue; the metadata records what came before under ``continued_from``).
+   of the 64 MiB for fresh text), ``pack --skip-tokens`` leaves out the documents an earlier
+   pack of the same seed took, and ``train --init`` starts a new schedule from those weights
+   (``tokens_seen`` and the history continue; the metadata records what came before under
+   ``continued_from``).
 
     python benchmarks/gpu_pretrain.py pack --data-home ../shared/data --cache runs/token-cache \\
         --vocab-from runs/english_fwd.pt --tokens 45M --out .gpu/slice

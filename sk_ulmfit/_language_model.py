@@ -24,7 +24,6 @@ from ._model import (
 from ._params import check_params
 from ._persistence import (
     SavedLanguageModel,
-    check_precision,
     language_model_payload,
     loadable_device,
     plain_params,
@@ -292,7 +291,7 @@ class ULMFiTLanguageModel(BaseEstimator):
             warnings.warn("save(half=...) is deprecated and will be removed in 0.3; use "
                           "precision='float16' (or 'float32', 'int8')", FutureWarning, stacklevel=2)
             precision = "float16" if half else "float32"
-        return write_payload(path, language_model_payload(self._saved(), check_precision(precision)))
+        return write_payload(path, language_model_payload(self._saved(), precision))
 
     @classmethod
     def load(cls, path: str | Path, *, device="auto") -> "ULMFiTLanguageModel":
