@@ -33,9 +33,10 @@ STAGE2_TWO_EPOCHS = ULMFiTLanguageModel(epochs=2, drop_mult=0.3)
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Ablation: what each ULMFiT stage adds"
 # pretrained=None: the default is the shipped model, whose size would override these
-SCRATCH = {"pretrained": None, "language_model": None, "emb_size": 200, "hidden_size": 512, "n_layers": 3,
+SCRATCH = {"pretrained": None, "direction": "forward", "language_model": None,
+           "emb_size": 200, "hidden_size": 512, "n_layers": 3,
            "schedule": (("all", 8, 1e-2),), "batch_size": 64}
-PRETRAINED = {}  # the default schedule and batch size
+PRETRAINED = {"direction": "forward"}  # the default schedule and batch size; one direction (the last row: both)
 
 
 def load(dataset: str, data_home, n_train: int | None, n_test: int | None, seed: int):
@@ -72,7 +73,8 @@ def contenders(model_name: str | None, seed: int, fastai: bool = False):
     except ValueError:
         return
     yield "ULMFiT, + both directions", ULMFiTClassifier(
-        pretrained=model_name, language_model=STAGE2_TWO_EPOCHS, direction="both", random_state=seed, **PRETRAINED)
+        pretrained=model_name, language_model=STAGE2_TWO_EPOCHS, random_state=seed,
+        **{**PRETRAINED, "direction": "both"})
 
 
 def run(dataset, data, model_name, seed, only=None, fastai=False):

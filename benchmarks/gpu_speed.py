@@ -42,8 +42,9 @@ def rows(data_home: str, device: str) -> list[dict]:
                     "tokens_per_s": round(n_tokens / lm.history_[-1]["seconds"])})
     for name, X, y in (("IMDb sample 1,000 reviews", imdb_X, imdb_y), ("TREC-6 5,452 questions", trec_X, trec_y)):
         X = list(X)
-        clf = ULMFiTClassifier(pretrained=None, language_model=None, schedule=(("all", 1, 2e-3),), batch_size=64,
-                               device=device, random_state=0, **SIZE).fit(X, y)
+        clf = ULMFiTClassifier(pretrained=None, direction="forward", language_model=None,
+                               schedule=(("all", 1, 2e-3),), batch_size=64, device=device, random_state=0,
+                               **SIZE).fit(X, y)
         n_tokens = sum(len(t) for t in tokenize(X))
         clear_token_cache()
         started = time.perf_counter()

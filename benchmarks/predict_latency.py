@@ -43,7 +43,8 @@ def main() -> None:
     args = parser.parse_args()
     X, y = fetch_trec("train", data_home=args.data_home, return_X_y=True)
     X_test = fetch_trec("test", data_home=args.data_home, return_X_y=True)[0]
-    clf = ULMFiTClassifier(language_model=None, schedule=((1, 1, 2e-2),), random_state=0).fit(X[:200], y[:200])
+    clf = ULMFiTClassifier(direction="forward", language_model=None, schedule=((1, 1, 2e-2),),
+                           random_state=0).fit(X[:200], y[:200])
 
     def rebuilt(texts):
         def call():

@@ -53,15 +53,18 @@ MEMORY = Memory(Path(__file__).with_name("out") / "pretraining_curve_cache", ver
 
 
 @MEMORY.cache(ignore=["model"])
-def cached_scores(model, model_version, task: str, X_train, y_train, X_test, y_test, seed: int) -> tuple:
-    return probe(model, X_train, y_train, X_test, y_test, seed)
+def cached_scores(model, model_version, task: str, X_train, y_train, X_test, y_test, seed: int,
+                  pool_layers: str = "last") -> tuple:
+    return probe(model, X_train, y_train, X_test, y_test, seed, pool_layers)
 
 
-def probe(model, X_train, y_train, X_test, y_test, seed: int) -> tuple[float, float]:
+def probe(model, X_train, y_train, X_test, y_test, seed: int, pool_layers: str = "last") -> tuple[float, float]:
     """Test accuracy of logistic regression on the frozen encoder's features, and its
     3-fold cross-validated accuracy on the training part (at the chosen C): the figure to
     choose encoders by, since it never sees the test texts."""
-    clf = ULMFiTClassifier(pretrained=model, language_model=None, schedule=((1, 1, 1e-3),), random_state=seed)
+    clf = ULMFiTClassifier(pretrained=model, direction="forward", language_model=None, schedule=((1, 1, 1e-3),),
+                           random_state=seed,
+                           pool_layers=pool_layers)
     clf.fit(X_train, y_train)
     regression = make_pipeline(StandardScaler(), LogisticRegressionCV(
         Cs=[1e-3, 1e-2, 1e-1, 1], cv=3, max_iter=3000,
@@ -89,6 +92,8 @@ def main() -> None:
     parser.add_argument("--imdb", type=int, default=1000)
     parser.add_argument("--ag", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pool-layers", choices=["last", "all"], default="last",
+                        help="the LSTM layers whose outputs are pooled (ULMFiTClassifier's pool_layers)")
     parser.add_argument("--write", action="store_true", help="write the table into RESULTS.md")
     args = parser.parse_args()
     tasks = load_tasks(args.data_home, args.imdb, args.ag, args.seed)
@@ -102,9 +107,11 @@ def main() -> None:
     print(lines[-1], flush=True)
     for model in args.models:
         started = time.perf_counter()
-        scores = [cached_scores(model, model_version(model, "forward"), name, *task, seed=args.seed)
+        scores = [cached_scores(model, model_version(model, "forward"), name, *task, seed=args.seed,
+                                pool_layers=args.pool_layers)
                   for name, task in tasks.items()]
         name = model if model == "wikitext-2" else Path(model).name
+        name += ", every layer pooled" if args.pool_layers == "all" else ""
         lines.append(f"| {name} | {tokens_seen(model)} | " + " | ".join(f"{t:.1%} ({cv:.1%})" for t, cv in scores)
                      + f" | {time.perf_counter() - started:.0f} |")
         print(lines[-1], flush=True)

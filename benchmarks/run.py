@@ -52,7 +52,8 @@ def make(name: str, seed: int):
     from sk_ulmfit import ULMFiTClassifier
 
     return {
-        "ULMFiT (language_model=None)": lambda: ULMFiTClassifier(language_model=None, random_state=seed, n_jobs=-1),
+        "ULMFiT (language_model=None)": lambda: ULMFiTClassifier(direction="forward", language_model=None,
+                                                                  random_state=seed, n_jobs=-1),
         "TF-IDF + logistic regression": tfidf_logistic_regression,
         "TF-IDF + linear SVM": tfidf_linear_svm,
         "NB-SVM": NBSVMClassifier,

@@ -26,19 +26,22 @@ from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
 from sk_ulmfit.datasets import fetch_imdb, fetch_trec
 
 GRADUAL = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3))
+FORWARD = {"direction": "forward"}  # one reading direction (the default reads both)
 CANDIDATES = {
-    "ulmfit 0.1.0 (gradual + all 4 x 2e-3), batch 64": {"schedule": GRADUAL + (("all", 4, 2e-3),)},
-    "same, batch 16": {"schedule": GRADUAL + (("all", 4, 2e-3),), "batch_size": 16},
-    "all layers 8 x 1e-2, batch 64": {"schedule": (("all", 8, 1e-2),)},
-    "all layers 8 x 5e-3, batch 16": {"schedule": (("all", 8, 5e-3),), "batch_size": 16},
-    "gradual + all 8 x 5e-3, batch 16": {"schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 16},
-    "gradual + all 8 x 5e-3, batch 8": {"schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 8},
-    "gradual + all 16 x 5e-3, batch 16": {"schedule": GRADUAL + (("all", 16, 5e-3),), "batch_size": 16},
+    "ulmfit 0.1.0 (gradual + all 4 x 2e-3), batch 64": {**FORWARD, "schedule": GRADUAL + (("all", 4, 2e-3),)},
+    "same, batch 16": {**FORWARD, "schedule": GRADUAL + (("all", 4, 2e-3),), "batch_size": 16},
+    "all layers 8 x 1e-2, batch 64": {**FORWARD, "schedule": (("all", 8, 1e-2),)},
+    "all layers 8 x 5e-3, batch 16": {**FORWARD, "schedule": (("all", 8, 5e-3),), "batch_size": 16},
+    "gradual + all 8 x 5e-3, batch 16": {**FORWARD, "schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 16},
+    "gradual + all 8 x 5e-3, batch 8": {**FORWARD, "schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 8},
+    "gradual + all 16 x 5e-3, batch 16": {**FORWARD, "schedule": GRADUAL + (("all", 16, 5e-3),), "batch_size": 16},
     "gradual + all 8 x 5e-3, batch 16, both directions": {"schedule": GRADUAL + (("all", 8, 5e-3),),
                                                            "batch_size": 16, "direction": "both"},
+    "gradual + all 8 x 5e-3, batch 16, pooling every layer": {**FORWARD, "schedule": GRADUAL + (("all", 8, 5e-3),),
+                                                             "batch_size": 16, "pool_layers": "all"},
     # the reference every pretrained candidate must beat: the same network from random weights
     "no pretraining (200/512/3, all 8 x 1e-2, batch 64)": {
-        "pretrained": None, "language_model": None, "emb_size": 200, "hidden_size": 512, "n_layers": 3,
+        **FORWARD, "pretrained": None, "language_model": None, "emb_size": 200, "hidden_size": 512, "n_layers": 3,
         "schedule": (("all", 8, 1e-2),), "batch_size": 64},
 }
 TASKS = {"trec 100 / 1000": ("trec", 100), "trec 1000 / 1000": ("trec", 1000), "imdb 500 / 1000": ("imdb", 500),

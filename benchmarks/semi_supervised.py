@@ -85,9 +85,10 @@ def main() -> None:
 
     rows = [(f"ULMFiT ({args.model}) + stage 2 on {len(unlabelled):,} unlabelled reviews "
              f"({args.lm_epochs} epoch{'s' if args.lm_epochs > 1 else ''})",
-             ULMFiTClassifier(pretrained=str(stage2), language_model=None, random_state=args.seed), stage2_seconds),
-            (f"ULMFiT ({args.model}), no stage 2", ULMFiTClassifier(pretrained=args.model, language_model=None,
-                                                                    random_state=args.seed), 0.0),
+             ULMFiTClassifier(pretrained=str(stage2), direction="forward", language_model=None,
+                             random_state=args.seed), stage2_seconds),
+            (f"ULMFiT ({args.model}), no stage 2", ULMFiTClassifier(pretrained=args.model, direction="forward",
+                                                                    language_model=None, random_state=args.seed), 0.0),
             ("TF-IDF + logistic regression", tfidf_logistic_regression(), 0.0),
             ("TF-IDF + linear SVM", tfidf_linear_svm(), 0.0),
             ("NB-SVM", NBSVMClassifier(), 0.0)]

@@ -46,8 +46,8 @@ def ours(X_train, y_train, X_test, model_name: str, n_jobs: int) -> dict:
     from sk_ulmfit._text import clear_token_cache, tokenize
 
     n_train_tokens = sum(len(t) for t in tokenize(X_train))
-    clf = ULMFiTClassifier(pretrained=model_name, language_model=None, schedule=SCHEDULE, batch_size=64,
-                           random_state=0, n_jobs=n_jobs).fit(X_train, y_train)
+    clf = ULMFiTClassifier(pretrained=model_name, direction="forward", language_model=None, schedule=SCHEDULE,
+                           batch_size=64, random_state=0, n_jobs=n_jobs).fit(X_train, y_train)
     result = {"train_tokens_per_s": n_train_tokens / clf.history_[-1]["seconds"]}
     for precision in precisions():
         clear_token_cache()

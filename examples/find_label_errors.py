@@ -27,7 +27,7 @@ from sk_ulmfit.datasets import fetch_trec
 from sk_ulmfit.inspection import label_issues, most_unsure, top_losses
 
 # The README's figures were measured from the "wikitext-2" model with batches of 64.
-ULMFIT = {"pretrained": "wikitext-2", "language_model": None, "batch_size": 64,
+ULMFIT = {"pretrained": "wikitext-2", "direction": "forward", "language_model": None, "batch_size": 64,
           "schedule": ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 2, 2e-3))}
 
 

@@ -26,6 +26,7 @@ from sk_ulmfit.datasets import fetch_trec
 # a head on a random encoder, so that run trains everything from the start.
 FROM_SCRATCH = {  # pretrained=None: the default is the shipped model, which brings its own size
     "pretrained": None,
+    "direction": "forward",
     "language_model": None,
     "emb_size": 200,
     "hidden_size": 512,
@@ -33,8 +34,8 @@ FROM_SCRATCH = {  # pretrained=None: the default is the shipped model, which bri
     "schedule": (("all", 8, 1e-2),),
     "batch_size": 64,
 }
-# The defaults: the shipped pretrained model, stage 2 on the training questions, gradual
-# unfreezing, then 8 epochs with all layers.
+# The defaults: the shipped pretrained model read forwards and backwards, stage 2 on the
+# training questions, gradual unfreezing, then 8 epochs with all layers.
 PRETRAINED = {}
 
 

@@ -58,7 +58,7 @@ from ._training import (
     text_losses,
     train_epoch,
 )
-from ._transfer import transfer_head, warn_forgotten
+from ._transfer import transfer_head, usable_head, warn_forgotten
 from ._validation import check_indicator, check_labels, check_texts, warn_unused
 
 # validation_fraction=None with early_stopping=True: MLPClassifier's default fraction
@@ -96,9 +96,12 @@ default="english"
         vocabulary is aligned automatically: known tokens keep their embeddings, new
         ones start from the mean. A pretrained encoder brings its own size, so
         ``emb_size``, ``hidden_size`` and ``n_layers`` are then not used.
-    direction : {"forward", "backward", "both"}, default="forward"
-        Read texts forwards, backwards, or train one classifier each way and average
-        their probabilities (the paper's bidirectional ensemble).
+    direction : {"both", "forward", "backward"}, default="both"
+        Train one classifier reading texts forwards and one reading them backwards and
+        average their probabilities (the paper's bidirectional ensemble), or read one
+        way only. ``"both"`` takes twice the time to fit and predict; chosen on
+        development splits of training data only, it scored 1.7 to 3.2 points above
+        ``"forward"`` on TREC-6 and IMDb subsets (``benchmarks/RESULTS.md``).
     language_model : "auto", ULMFiTLanguageModel or None, default="auto"
         ULMFiT's stage 2: how the pretrained language model is fine-tuned on the training
         texts before the classifier is trained. An unfitted ``ULMFiTLanguageModel`` gives
@@ -138,6 +141,12 @@ default="english"
     max_len : int, default=1440
         Only the last ``max_len`` tokens of a text are pooled and back-propagated
         through; earlier tokens still set the LSTM state.
+    pool_layers : {"last", "all"}, default="last"
+        Which LSTM layers the head pools: the last one, as fastai and the paper do
+        (``3 * emb_size`` features per direction), or every layer's outputs side by
+        side (``3 * ((n_layers - 1) * hidden_size + emb_size)``). The lower, wider
+        layers keep more of a text's wording than the last one, which is trained to
+        predict the next token; see ``benchmarks/RESULTS.md`` for what each scores.
     min_freq : int, default=3
         Tokens seen fewer times in the training texts map to ``xxunk``.
     max_vocab : int, default=60000
@@ -230,7 +239,7 @@ default="english"
         self,
         *,
         pretrained="english",
-        direction: str = "forward",
+        direction: str = "both",
         language_model="auto",
         schedule="ulmfit",
         lr_schedule: str = "one_cycle",
@@ -241,6 +250,7 @@ default="english"
         drop_mult: float = 0.5,
         bptt: int = 72,
         max_len: int = 1440,
+        pool_layers: str = "last",
         min_freq: int = 3,
         max_vocab: int = 60000,
         batch_size: int = 16,
@@ -270,6 +280,7 @@ default="english"
         self.drop_mult = drop_mult
         self.bptt = bptt
         self.max_len = max_len
+        self.pool_layers = pool_layers
         self.min_freq = min_freq
         self.max_vocab = max_vocab
         self.batch_size = batch_size
@@ -332,6 +343,7 @@ default="english"
             starts = [Start(start.language_model, None) for start in starts]
         if starts is not None and starts[0].head is not None:
             warn_forgotten(starts[0].head.classes, classes)
+            starts = [Start(start.language_model, usable_head(start.head, self.pool_layers)) for start in starts]
         n_layers = self.n_layers if starts is None else starts[0].language_model.config.n_layers
         stages = parse_schedule(self.schedule, n_groups=n_layers + 2)
         fit_seed = check_random_state(self.random_state).randint(2**31 - 1)
@@ -405,6 +417,7 @@ default="english"
         config = ClassifierConfig(
             vocab_size=len(vocab), n_classes=len(classes), emb_size=sizes[0], hidden_size=sizes[1],
             n_layers=sizes[2], drop_mult=self.drop_mult, bptt=self.bptt, max_len=self.max_len,
+            pool_layers=self.pool_layers,
         )
         sequences = [vocab.numericalize(t) for t in tokens]
         if encoder_weights is not None:
@@ -617,24 +630,27 @@ default="english"
     def transform(self, X: Sequence[str]) -> np.ndarray:
         """Document embeddings: the pooled encoder features the head reads.
 
-        Each text becomes ``[h_last; max; mean]`` of the last LSTM layer over its tokens,
-        ``3 * emb_size`` numbers per reading direction (``direction="both"`` puts the
-        forward features first, then the backward ones). Deterministic: dropout is off and
-        a text's row does not depend on the other texts in ``X``.
+        Each text becomes ``[h_last; max; mean]`` over its tokens of the LSTM layers
+        that ``pool_layers`` names: ``3 * width`` numbers per reading direction, where
+        ``width`` is ``emb_size`` for the last layer and ``(n_layers - 1) * hidden_size +
+        emb_size`` for all of them (``direction="both"`` puts the forward features first,
+        then the backward ones). Deterministic: dropout is off and a text's row does not
+        depend on the other texts in ``X``.
 
         Returns
         -------
-        ndarray of shape (n_texts, 3 * emb_size * n_directions), float32
+        ndarray of shape (n_texts, 3 * width * n_directions), float32
         """
         check_is_fitted(self)
         tokens = tokenize(check_texts(X), n_jobs=self.n_jobs, show_progress=self.verbose > 0)
         return np.hstack([self._outputs(index, tokens, pooled=True) for index in range(len(self.directions_))])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names of the ``transform`` columns: ``{direction}_{last|max|mean}{i}``."""
+        """Names of the ``transform`` columns: ``{direction}_{last|max|mean}{i}``, where ``i``
+        counts the pooled layers' units from the lowest layer up."""
         check_is_fitted(self)
         return np.asarray([f"{trained.direction}_{part}{i}" for trained in self.directions_
-                           for part in ("last", "max", "mean") for i in range(trained.config.emb_size)],
+                           for part in ("last", "max", "mean") for i in range(trained.config.pooled_width)],
                           dtype=object)
 
     # -------------------------------------------------------- persistence
@@ -650,12 +666,15 @@ default="english"
         """A fitted classifier from a file written by :meth:`save`, on ``device``."""
         saved = classifier_from_payload(read_payload(path, "classifier"), path)
         params = {name: value for name, value in saved.params.items() if name in cls._get_param_names()}
+        resolved = resolve_device(device)
+        directions = [trained_direction(d, resolved) for d in saved.directions]
+        params.setdefault("pool_layers", directions[0].config.pool_layers)  # files from before the parameter
         classifier = cls(**{**params, "device": device})
-        classifier.device_ = resolve_device(device)
+        classifier.device_ = resolved
         classifier.classes_ = saved.classes
         classifier.n_classes_ = len(saved.classes)
         classifier.multilabel_ = saved.multilabel
-        classifier.directions_ = [trained_direction(d, classifier.device_) for d in saved.directions]
+        classifier.directions_ = directions
         classifier.history_ = saved.history
         classifier._inference_networks = {}
         return classifier
@@ -679,6 +698,8 @@ default="english"
             device = loadable_device(state["device_"])
             state = {**state, "device_": device,
                      "directions_": [trained_direction(d, device) for d in state["directions_"]]}
+        if state.get("directions_"):  # pickles from before the parameter
+            state.setdefault("pool_layers", state["directions_"][0].config.pool_layers)
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

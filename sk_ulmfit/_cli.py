@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--label-separator", metavar="SEP",
                          help="multi-label: each label cell is a set of labels joined by SEP, e.g. ';'")
     command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                         help="a ULMFiTClassifier parameter (repeatable), e.g. --set direction='both'")
+                         help="a ULMFiTClassifier parameter (repeatable), e.g. --set direction='forward'")
     command.add_argument("--force", action="store_true", help="replace --output if it exists")
     command.set_defaults(run=fit)
 

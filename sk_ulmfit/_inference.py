@@ -50,17 +50,24 @@ class InferenceNetwork(nn.Module):
         self.head = copy.deepcopy(network[1].layers)
         self.pooled_steps = (config.max_len // config.bptt) * config.bptt
         self.bptt = config.bptt
+        self.all_layers = config.pool_layers == "all"
         self.eval()
 
     def pooled(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``[h_last; max; mean]`` of the last LSTM layer's outputs over each text."""
+        """``[h_last; max; mean]`` over each text of the last LSTM layer's outputs (with
+        ``pool_layers="all"``, of every layer's outputs side by side)."""
         output = self.embedding(tokens)
         if self.packed:
             output = pack_padded_sequence(output, lengths, batch_first=True)
+        layers = []
         for lstm in self.lstms:
             output, _ = lstm(output)
+            layers.append(output)
+        if not self.all_layers:
+            layers = layers[-1:]
         if self.packed:
-            output, _ = pad_packed_sequence(output, batch_first=True)
+            layers = [pad_packed_sequence(layer, batch_first=True)[0] for layer in layers]
+        output = torch.cat(layers, dim=2)
         keep = self._pooling_mask(lengths, output.shape[1]).to(output.device)
         last = output[torch.arange(len(lengths)), lengths.to(output.device) - 1]
         maximum = output.masked_fill(~keep[:, :, None], -float("inf")).max(dim=1)[0]

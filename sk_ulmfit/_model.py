@@ -15,7 +15,7 @@ from fastai.text.models.awdlstm import (
     awd_lstm_lm_config,
     awd_lstm_lm_split,
 )
-from fastai.text.models.core import get_language_model, get_text_classifier
+from fastai.text.models.core import PoolingLinearClassifier, get_language_model, get_text_classifier
 from torch import nn
 
 from ._text import PAD_ID, Vocabulary
@@ -28,6 +28,8 @@ HEAD_HIDDEN_DROPOUT = 0.1
 # and where the encoder sits in a classifier's state dict.
 EMBEDDING_NAMES = ("encoder.weight", "encoder_dp.emb.weight")
 ENCODER_PREFIX = "0.module."
+# Which LSTM layers the head pools: fastai's last layer, or every layer side by side.
+POOL_LAYERS = ("last", "all")
 
 
 @dataclass(frozen=True)
@@ -42,16 +44,47 @@ class ClassifierConfig:
     drop_mult: float
     bptt: int
     max_len: int
+    pool_layers: str = "last"  # files written before pool_layers existed pooled the last layer
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def pooled_width(self) -> int:
+        """Numbers per pooled part (``h_last``, ``max``, ``mean``): the last LSTM layer's
+        width (``emb_size``), or with ``pool_layers="all"`` every layer's together."""
+        if self.pool_layers == "all":
+            return (self.n_layers - 1) * self.hidden_size + self.emb_size
+        return self.emb_size
+
+
+class _AllLayersAWD_LSTM(AWD_LSTM):
+    """fastai's ``AWD_LSTM`` whose output is every LSTM layer's output side by side
+    (``hidden_size`` per lower layer, then ``emb_size``), so that the classifier pools
+    them all. The same weights and state dict; only ``forward`` differs."""
+
+    def forward(self, inp: torch.Tensor, from_embeds: bool = False) -> torch.Tensor:
+        batch_size = inp.shape[0]
+        if batch_size != self.bs:
+            self._change_hidden(batch_size)
+        output = self.input_dp(inp if from_embeds else self.encoder_dp(inp))
+        new_hidden, layers = [], []
+        for index, (rnn, hidden_dropout) in enumerate(zip(self.rnns, self.hidden_dps)):
+            output, new_h = rnn(output, self.hidden[index])
+            new_hidden.append(new_h)
+            layers.append(output)
+            if index != self.n_layers - 1:
+                output = hidden_dropout(output)
+        self.hidden = [(h.detach(), c.detach()) for h, c in new_hidden]
+        return torch.cat(layers, dim=2)
 
 
 def build_classifier(config: ClassifierConfig) -> nn.Module:
     """fastai's ``get_text_classifier`` for an AWD-LSTM of the configured size.
 
     The network maps a padded batch of token ids to ``(logits, raw_outputs, outputs)``:
-    masked ``[h_last; max; mean]`` pooling of the last LSTM layer, then
+    masked ``[h_last; max; mean]`` pooling of the last LSTM layer (with
+    ``pool_layers="all"``, of every layer's outputs side by side), then
     BatchNorm+Dropout+Linear(50)+ReLU, BatchNorm+Dropout+Linear(n_classes).
     """
     encoder_config = {
@@ -60,7 +93,7 @@ def build_classifier(config: ClassifierConfig) -> nn.Module:
         "n_layers": config.n_layers,
         "pad_token": PAD_ID,
     }
-    return _copy_undropped_weights(get_text_classifier(
+    network = get_text_classifier(
         AWD_LSTM,
         config.vocab_size,
         config.n_classes,
@@ -71,7 +104,15 @@ def build_classifier(config: ClassifierConfig) -> nn.Module:
         ps=[HEAD_HIDDEN_DROPOUT if config.drop_mult > 0 else 0.0],
         pad_idx=PAD_ID,
         max_len=config.max_len,
-    ))
+    )
+    if config.pool_layers == "all":
+        # fastai builds for the last layer only: the encoder's forward and the head's width change
+        network[0].module.__class__ = _AllLayersAWD_LSTM
+        dropouts = [next((part.p for part in layer if isinstance(part, nn.Dropout)), 0.0)
+                    for layer in network[1].layers]
+        network[1] = PoolingLinearClassifier([3 * config.pooled_width, HEAD_HIDDEN, config.n_classes], dropouts,
+                                             bptt=config.bptt)
+    return _copy_undropped_weights(network)
 
 
 def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
@@ -217,7 +258,7 @@ def classifier_encoder(classifier: nn.Module) -> nn.Module:
 
 def output_layer(classifier: nn.Module) -> nn.Linear:
     """The head's last linear layer: one weight row per class (no bias: BatchNorm precedes it)."""
-    return classifier[1].layers[-1][2]
+    return [part for part in classifier[1].layers[-1] if isinstance(part, nn.Linear)][-1]
 
 
 @dataclass

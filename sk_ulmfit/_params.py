@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_scalar
 
 from ._inference import PRECISIONS
+from ._model import POOL_LAYERS
 from ._schedule import LR_SCHEDULES
 
 NUMBERS = {
@@ -39,7 +40,7 @@ NUMBERS = {
     "n_jobs": (numbers.Integral, None, None, "both"),
     "n_iter_no_change": (numbers.Integral, 1, None, "left"),
 }
-CHOICES = {"lr_schedule": LR_SCHEDULES, "predict_precision": PRECISIONS}
+CHOICES = {"lr_schedule": LR_SCHEDULES, "predict_precision": PRECISIONS, "pool_layers": POOL_LAYERS}
 # None is a valid value of these
 OPTIONAL = {"n_sampled", "validation_fraction", "n_jobs"}
 

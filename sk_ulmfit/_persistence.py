@@ -17,12 +17,17 @@ Weights are float32 or float16 tensors (version 1). A language model stored in i
 being ``q * s`` (the row's largest magnitude maps to 127); vectors stay float16.
 Version 2 exists so that an older sk_ulmfit refuses such a file with a clear error.
 
-    {"format": "sk_ulmfit.classifier", "version": 1,
+    {"format": "sk_ulmfit.classifier", "version": 1 | 2,
      "params": {name: value, ...},          # the estimator's plain parameters
      "classes": [label, ...],               # classes_ as str / int / float / bool
      "classes_dtype": "<U8" | "int64" | "object" | ...,
      "directions": [{"direction", "itos", "config", "weights": {name: tensor}}, ...],
      "history": [{...}, ...]}               # history_ records
+
+A classifier whose head pools every LSTM layer (``pool_layers="all"``) has
+``"pool_layers": "all"`` in each direction's config and is version 2, which older
+versions refuse clearly; one that pools the last layer is written as before (version 1,
+no such key).
 
 The same payloads (less the markers) are what ``pickle`` stores for a fitted estimator,
 and what a fitted estimator given as ``pretrained=`` hands over. fastai's pretrained
@@ -53,6 +58,7 @@ LANGUAGE_MODEL = "sk_ulmfit.language_model"
 CLASSIFIER = "sk_ulmfit.classifier"
 VERSION = 1
 INT8_VERSION = 2  # a language model with int8 weights; see the module docstring
+ALL_LAYERS_VERSION = 2  # a classifier that pools every LSTM layer; see the module docstring
 PRECISIONS = ("float32", "float16", "int8")
 # Copies of the embedding inside fastai's language model (embedding dropout's module and
 # the weight-tied decoder): stored once, restored on reading.
@@ -130,7 +136,7 @@ def check_format(payload: dict, expected: str, source) -> None:
     if payload.get("format") != expected:
         kind = {LANGUAGE_MODEL: "language model", CLASSIFIER: "classifier"}[expected]
         raise ValueError(f"{source} holds a {payload.get('format')!r}, not an sk_ulmfit {kind}")
-    readable = (VERSION, INT8_VERSION) if expected == LANGUAGE_MODEL else (VERSION,)
+    readable = (VERSION, INT8_VERSION) if expected == LANGUAGE_MODEL else (VERSION, ALL_LAYERS_VERSION)
     if payload.get("version") not in readable:
         raise ValueError(
             f"{source} has format version {payload.get('version')!r}; this sk_ulmfit reads "
@@ -243,8 +249,10 @@ class SavedClassifier:
 def direction_payload(trained: TrainedDirection) -> dict:
     """One trained direction as plain data and CPU tensors."""
     weights = {name: tensor.detach().to("cpu", copy=True) for name, tensor in trained.network.state_dict().items()}
-    return {"direction": trained.direction, "itos": list(trained.vocab.itos),
-            "config": trained.config.to_dict(), "weights": weights}
+    config = trained.config.to_dict()
+    if config["pool_layers"] == "last":  # as written before pool_layers existed: older versions read it
+        del config["pool_layers"]
+    return {"direction": trained.direction, "itos": list(trained.vocab.itos), "config": config, "weights": weights}
 
 
 def trained_direction(saved: dict, device: torch.device) -> TrainedDirection:
@@ -272,7 +280,8 @@ def classifier_payload(params: dict, classes: np.ndarray, directions: list[Train
             f"{sorted({type(label).__name__ for label in labels})}: use joblib.dump(clf, path) instead"
         )
     return {
-        "format": CLASSIFIER, "version": VERSION, "params": plain_params(params),
+        "format": CLASSIFIER, "params": plain_params(params),
+        "version": ALL_LAYERS_VERSION if any(d.config.pool_layers == "all" for d in directions) else VERSION,
         "classes": labels, "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
         "directions": [direction_payload(trained) for trained in directions],
         "history": [dict(record) for record in history], "multilabel": bool(multilabel),

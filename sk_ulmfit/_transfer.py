@@ -5,7 +5,9 @@ Rules (per reading direction):
 - the encoder and its vocabulary become a language model (decoder tied to the embedding),
   so the new classifier's vocabulary is aligned exactly as with a pretrained language
   model, and the new domain's texts can fine-tune it first (``language_model``);
-- the head's layers below the output layer are kept whenever some classes are shared;
+- the head's layers below the output layer are kept whenever some classes are shared and
+  the new classifier pools the same LSTM layers (``pool_layers``); otherwise the head's
+  input means something else, and the whole head is new;
 - the output layer keeps the row of every class the two label sets share; new classes
   get freshly initialised rows. No shared class: the whole head is new.
 
@@ -31,6 +33,7 @@ class HeadStart:
 
     weights: dict[str, torch.Tensor]
     classes: np.ndarray
+    pool_layers: str = "last"
 
 
 def encoder_language_model(saved_direction: dict) -> SavedLanguageModel:
@@ -48,7 +51,7 @@ def encoder_language_model(saved_direction: dict) -> SavedLanguageModel:
 def head_start(saved_direction: dict, classes: np.ndarray) -> HeadStart:
     """One saved classifier direction's head, to start a new head from."""
     return HeadStart({name[2:]: tensor for name, tensor in saved_direction["weights"].items()
-                      if name.startswith("1.")}, classes)
+                      if name.startswith("1.")}, classes, ClassifierConfig(**saved_direction["config"]).pool_layers)
 
 
 def transfer_head(network: nn.Module, start: HeadStart, classes: np.ndarray) -> list:
@@ -69,6 +72,21 @@ def transfer_head(network: nn.Module, start: HeadStart, classes: np.ndarray) -> 
             if label in source_rows:
                 out.weight[row] = start.weights[output_weight][source_rows[label]].to(out.weight.device)
     return shared
+
+
+def usable_head(start: HeadStart, pool_layers: str) -> HeadStart | None:
+    """``start``, or ``None`` (with a warning) when it pooled other LSTM layers than
+    ``pool_layers``: its first layer reads features of another width and meaning."""
+    if start.pool_layers == pool_layers:
+        return start
+    warnings.warn(
+        f"the pretrained classifier pooled pool_layers={start.pool_layers!r}, this one pools "
+        f"{pool_layers!r}, so its head cannot be reused and starts afresh (the encoder is still "
+        f"transferred); set pool_layers={start.pool_layers!r} to keep the head",
+        UserWarning,
+        stacklevel=3,
+    )
+    return None
 
 
 def warn_forgotten(start_classes: np.ndarray, classes: np.ndarray) -> None:

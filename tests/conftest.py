@@ -27,6 +27,7 @@ def data_home() -> Path:
 # A model small enough to train in a second or two on a few hundred real texts.
 TINY = {
     "pretrained": None,
+    "direction": "forward",  # one network per fit (the default trains two); tests of "both" set it
     "emb_size": 16,
     "hidden_size": 32,
     "n_layers": 2,

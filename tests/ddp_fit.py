@@ -40,8 +40,8 @@ def fit(kind: str, data_home, pretrained: str | None = None):
         return ULMFiTLanguageModel(**TINY, drop_mult=0.0, batch_size=8, bptt=16, epochs=2, lr=1e-2,
                                    random_state=0).fit(X)
     stage2 = ULMFiTLanguageModel(drop_mult=0.0, batch_size=8, bptt=16, epochs=1, lr=1e-2)
-    return ULMFiTClassifier(pretrained=pretrained, language_model=stage2, drop_mult=0.0, batch_size=16,
-                            bptt=16, min_freq=1, schedule=((1, 1, 3e-2), ("all", 2, 1e-2)),
+    return ULMFiTClassifier(pretrained=pretrained, direction="forward", language_model=stage2, drop_mult=0.0,
+                            batch_size=16, bptt=16, min_freq=1, schedule=((1, 1, 3e-2), ("all", 2, 1e-2)),
                             validation_fraction=0.2, random_state=0).fit(X, y)
 
 

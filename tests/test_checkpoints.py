@@ -109,8 +109,8 @@ def test_a_damaged_checkpoint_gives_a_clear_error(trec, tmp_path, monkeypatch):
         ULMFiTClassifier(**TINY, checkpoint_dir=path).fit(X_train, y_train)
 
 
-KILLED_PARAMS = dict(pretrained=None, emb_size=16, hidden_size=32, n_layers=2, batch_size=32, min_freq=1,
-                     schedule=((1, 1, 2e-2), ("all", 12, 1e-2)), random_state=0)
+KILLED_PARAMS = dict(pretrained=None, direction="forward", emb_size=16, hidden_size=32, n_layers=2, batch_size=32,
+                     min_freq=1, schedule=((1, 1, 2e-2), ("all", 12, 1e-2)), random_state=0)
 KILLED_FIT = f"""
 import sys
 import numpy as np

@@ -43,8 +43,8 @@ def test_learns_trec_well_above_chance(data_home):
 
     X, y = fetch_trec("train", data_home=data_home, return_X_y=True)
     X_test, y_test = fetch_trec("test", data_home=data_home, return_X_y=True)
-    clf = ULMFiTClassifier(pretrained=None, emb_size=32, hidden_size=64, n_layers=1, drop_mult=0.1,
-                           schedule=(("all", 10, 3e-2),), random_state=0)
+    clf = ULMFiTClassifier(pretrained=None, direction="forward", emb_size=32, hidden_size=64, n_layers=1,
+                           drop_mult=0.1, schedule=(("all", 10, 3e-2),), random_state=0)
     clf.fit(X[:1000], y[:1000])
     majority = pd.Series(y_test).value_counts(normalize=True).max()
     assert majority < 0.3
@@ -315,6 +315,7 @@ def test_bad_input_to_fit_says_what_is_wrong(X, y, error, message):
         ({"n_jobs": 0}, "n_jobs=0 has no meaning"),
         ({"random_state": "seed"}, "cannot be used to seed"),
         ({"predict_precision": "fp8"}, "predict_precision must be one of"),
+        ({"pool_layers": "top"}, "pool_layers must be one of"),
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"device": "tpu"}, "device"),
         ({"pretrained": "no-such-model"}, "not understood"),

@@ -55,6 +55,19 @@ def test_the_head_maps_the_features_to_the_predicted_logits(fitted, trec):
     assert output_layer(fitted.directions_[0].network).in_features == 50
 
 
+def test_pooling_every_layer_widens_the_features_the_head_reads(trec):
+    X_train, y_train, X_test, _ = trec
+    clf = ULMFiTClassifier(random_state=0, **{**TINY, "pool_layers": "all"}).fit(X_train, y_train)
+    width = (TINY["n_layers"] - 1) * TINY["hidden_size"] + TINY["emb_size"]
+    features = clf.transform(X_test[:20])
+    assert features.shape == (20, 3 * width) and len(clf.get_feature_names_out()) == 3 * width
+    head = clf.directions_[0].network[1].eval()
+    with torch.no_grad():
+        logits = head.layers(torch.from_numpy(features))
+    np.testing.assert_allclose(torch.log_softmax(logits.double(), 1).numpy(), clf.predict_log_proba(X_test[:20]),
+                               atol=1e-4)
+
+
 def test_max_and_mean_parts_are_what_their_names_say(fitted):
     text = "What is the capital of France ?"
     features = fitted.transform([text])[0]
@@ -65,7 +78,7 @@ def test_max_and_mean_parts_are_what_their_names_say(fitted):
 
 def test_both_directions_concatenate(trec):
     X_train, y_train, X_test, _ = trec
-    clf = ULMFiTClassifier(direction="both", random_state=0, **TINY).fit(X_train, y_train)
+    clf = ULMFiTClassifier(random_state=0, **{**TINY, "direction": "both"}).fit(X_train, y_train)
     features = clf.transform(X_test[:10])
     assert features.shape == (10, 2 * 3 * TINY["emb_size"])
     names = clf.get_feature_names_out()

@@ -8,7 +8,7 @@ import torch
 
 from sk_ulmfit import ULMFiTClassifier
 from sk_ulmfit._inference import inference_network, predict_outputs, right_padded
-from sk_ulmfit._model import ClassifierConfig, build_classifier
+from sk_ulmfit._model import ClassifierConfig, build_classifier, output_layer
 from sk_ulmfit._text import PAD_ID, FastaiTokenizer, Vocabulary
 from sk_ulmfit.datasets import fetch_imdb_sample
 
@@ -29,11 +29,11 @@ def review_ids(data_home):
     return [vocab.numericalize(t) for t in tokens] + short, len(vocab)
 
 
-def _trained_looking_network(vocab_size, max_len):
+def _trained_looking_network(vocab_size, max_len, pool_layers="last"):
     """A random network whose BatchNorm statistics are not the identity (as after training)."""
     torch.manual_seed(0)
     config = ClassifierConfig(vocab_size, 3, emb_size=8, hidden_size=16, n_layers=3,
-                              drop_mult=0.5, bptt=BPTT, max_len=max_len)
+                              drop_mult=0.5, bptt=BPTT, max_len=max_len, pool_layers=pool_layers)
     network = build_classifier(config)
     for module in network.modules():
         if isinstance(module, torch.nn.BatchNorm1d):
@@ -42,17 +42,49 @@ def _trained_looking_network(vocab_size, max_len):
     return network.eval(), config
 
 
-@pytest.mark.parametrize("max_len", [100_000, 3 * BPTT, 3 * BPTT + 5])
-def test_same_features_and_scores_as_fastai(review_ids, max_len):
+@pytest.mark.parametrize("max_len, pool_layers", [(100_000, "last"), (3 * BPTT, "last"), (3 * BPTT + 5, "last"),
+                                                 (3 * BPTT + 5, "all")])
+def test_same_features_and_scores_as_fastai(review_ids, max_len, pool_layers):
+    """fastai's chunked ``SentenceEncoder`` around the training network (with ``"all"``, our
+    encoder that returns every layer) against the one-call inference network."""
     sequences, vocab_size = review_ids
-    network, config = _trained_looking_network(vocab_size, max_len)
+    network, config = _trained_looking_network(vocab_size, max_len, pool_layers)
     assert max(len(s) for s in sequences) > 5 * BPTT  # max_len cuts the long ones
     fast = inference_network(network, config, CPU)
     for pooled, head in ((True, pooled_head), (False, logits_head)):
         expected = fastai_outputs(network, sequences, 8, CPU, BPTT, head)
         got = predict_outputs(fast, sequences, 8, CPU, pooled=pooled)
         assert got.shape == expected.shape and got.dtype == np.float32
+        if pooled:
+            assert got.shape[1] == 3 * config.pooled_width == 3 * (8 if pool_layers == "last" else 16 + 16 + 8)
         np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_pooling_every_layer_keeps_the_last_layer_and_the_weights(review_ids):
+    """The same weights load into both encoders; the last layer's outputs are the last
+    ``emb_size`` columns of every layer's, and the lower layers' are really there."""
+    sequences, vocab_size = review_ids
+    last, _ = _trained_looking_network(vocab_size, 1440, "last")
+    every, _ = _trained_looking_network(vocab_size, 1440, "all")
+    every[0].module.load_state_dict(last[0].module.state_dict())
+    batch = torch.from_numpy(sequences[0][None, : 2 * BPTT])
+    with torch.no_grad():
+        last[0].module.reset(), every[0].module.reset()
+        one, many = last[0].module(batch), every[0].module(batch)
+    assert many.shape == (1, 2 * BPTT, 16 + 16 + 8)
+    torch.testing.assert_close(many[..., -8:], one)
+    assert many[..., :32].abs().sum() > 0
+
+
+@pytest.mark.parametrize("drop_mult", [0.5, 0.0])
+def test_output_layer_is_the_class_layer(drop_mult):
+    """Without dropout fastai's head blocks hold no Dropout module: the lookup does not rely on positions."""
+    config = ClassifierConfig(50, 4, emb_size=8, hidden_size=16, n_layers=2, drop_mult=drop_mult, bptt=BPTT,
+                              max_len=1440, pool_layers="all")
+    layer = output_layer(build_classifier(config))
+    assert isinstance(layer, torch.nn.Linear) and layer.out_features == 4 and layer.in_features == 50
+    first = build_classifier(config)[1].layers[0]
+    assert [part for part in first if isinstance(part, torch.nn.Linear)][0].in_features == 3 * (16 + 8)
 
 
 def test_batch_size_does_not_change_outputs(review_ids):
@@ -69,9 +101,10 @@ def test_right_padded_layout():
     assert batch.tolist() == [[6, 7, 8], [4, 5, PAD_ID], [9, PAD_ID, PAD_ID]]
 
 
-def test_int8_is_close_and_leaves_the_model_alone(review_ids):
+@pytest.mark.parametrize("pool_layers", ["last", "all"])
+def test_int8_is_close_and_leaves_the_model_alone(review_ids, pool_layers):
     sequences, vocab_size = review_ids
-    network, config = _trained_looking_network(vocab_size, 1440)
+    network, config = _trained_looking_network(vocab_size, 1440, pool_layers)
     before = {name: tensor.clone() for name, tensor in network.state_dict().items()}
     exact = predict_outputs(inference_network(network, config, CPU), sequences, 8, CPU, pooled=True)
     int8 = predict_outputs(inference_network(network, config, CPU, "int8"), sequences, 8, CPU, pooled=True)

@@ -152,7 +152,7 @@ def test_both_directions_average_their_probabilities(tiny_pretrained, wiki_artic
                                    min_freq=2).fit(wiki_articles[:20])
     tiny_pretrained.save(tmp_path / "fwd.pt")
     backward.save(tmp_path / "bwd.pt")
-    clf = ULMFiTClassifier(pretrained=tiny_pretrained, direction="both", language_model=None, **_params())
+    clf = ULMFiTClassifier(pretrained=tiny_pretrained, language_model=None, **_params(direction="both"))
     with pytest.raises(ValueError, match="forward language model but a backward one"):
         clf.fit(X_train, y_train)  # one forward model cannot serve both directions
 
@@ -229,6 +229,7 @@ def test_default_starts_from_the_shipped_model(trec, wiki_articles):
     X_train, y_train, _, _ = trec
     clf = ULMFiTClassifier(language_model=None, schedule=HEAD_ONLY, batch_size=32, random_state=0)
     clf.fit(X_train[:200], y_train[:200])
+    assert [trained.direction for trained in clf.directions_] == ["forward", "backward"]  # the default reads both
     trained = clf.directions_[0]
     assert trained.config.emb_size == shipped.config_.emb_size
     expected = shipped.aligned_weights(trained.vocab)

@@ -21,7 +21,8 @@ TEXTS = st.one_of(
 )
 LABELS = st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b", "ç"]), st.booleans(),
                    st.sampled_from([0.5, 1.5]), st.none(), st.lists(st.integers(0, 2), max_size=2))
-FAST = {"pretrained": None, "emb_size": 4, "hidden_size": 8, "n_layers": 1, "batch_size": 4, "min_freq": 1,
+FAST = {"pretrained": None, "direction": "forward",
+        "emb_size": 4, "hidden_size": 8, "n_layers": 1, "batch_size": 4, "min_freq": 1,
         "bptt": 16, "max_len": 32, "schedule": (("all", 1, 1e-2),), "random_state": 0}
 CASES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -95,6 +95,15 @@ def test_different_classes_get_a_new_head_on_the_old_encoder(source, trec):
                               source.directions_[0].network.state_dict()[head].cpu())
 
 
+def test_other_pooling_keeps_the_encoder_and_starts_a_new_head(source, trec):
+    X_train, y_train, X_test, _ = trec
+    with pytest.warns(UserWarning, match="pooled pool_layers='last'.*set pool_layers='last' to keep the head"):
+        new = ULMFiTClassifier(pretrained=source, **_params(pool_layers="all")).fit(X_train, y_train)
+    _assert_encoder_transferred(new, source)
+    width = (TINY["n_layers"] - 1) * TINY["hidden_size"] + TINY["emb_size"]
+    assert new.transform(X_test[:3]).shape == (3, 3 * width)
+
+
 def test_old_classes_missing_from_the_new_labels_are_warned_about(source, trec):
     X_train, y_train, _, _ = trec
     keep = np.isin(y_train, ["DESC", "ENTY", "HUM"])
@@ -147,6 +156,27 @@ def test_save_load_round_trip_is_exact(source, trec, tmp_path):
     assert loaded.classes_.dtype == source.classes_.dtype
     assert loaded.history_ == source.history_
     assert loaded.get_params()["schedule"] == source.get_params()["schedule"]
+
+
+def test_pooling_every_layer_saves_and_loads_and_old_files_pool_the_last(source, trec, tmp_path):
+    from sk_ulmfit._persistence import read_payload, write_payload
+
+    X_train, y_train, X_test, _ = trec
+    every = ULMFiTClassifier(**{**TINY, "pool_layers": "all"}, random_state=0).fit(X_train[:200], y_train[:200])
+    path = every.save(tmp_path / "all.pt")
+    assert read_payload(path)["version"] == 2  # older versions refuse it clearly
+    loaded = ULMFiTClassifier.load(path)
+    assert loaded.get_params()["pool_layers"] == "all"
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), every.predict_proba(X_test))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(every)).transform(X_test[:5]), every.transform(X_test[:5]))
+    # a file written before the parameter: no pool_layers in its params or configs
+    payload = read_payload(source.save(tmp_path / "last.pt"))
+    assert payload["version"] == 1 and "pool_layers" not in payload["directions"][0]["config"]
+    del payload["params"]["pool_layers"]
+    write_payload(tmp_path / "old.pt", payload)
+    old = ULMFiTClassifier.load(tmp_path / "old.pt")
+    assert old.get_params()["pool_layers"] == "last"
+    np.testing.assert_array_equal(old.predict_proba(X_test), source.predict_proba(X_test))
 
 
 @pytest.mark.parametrize("labels", [
