@@ -63,8 +63,7 @@ def probe(model, X_train, y_train, X_test, y_test, seed: int, pool_layers: str =
     3-fold cross-validated accuracy on the training part (at the chosen C): the figure to
     choose encoders by, since it never sees the test texts."""
     clf = ULMFiTClassifier(pretrained=model, direction="forward", language_model=None, schedule=((1, 1, 1e-3),),
-                           random_state=seed,
-                           pool_layers=pool_layers)
+                           pool_layers=pool_layers, random_state=seed)
     clf.fit(X_train, y_train)
     regression = make_pipeline(StandardScaler(), LogisticRegressionCV(
         Cs=[1e-3, 1e-2, 1e-1, 1], cv=3, max_iter=3000,

@@ -59,12 +59,12 @@ class InferenceNetwork(nn.Module):
         output = self.embedding(tokens)
         if self.packed:
             output = pack_padded_sequence(output, lengths, batch_first=True)
-        layers = []
+        layers = []  # the lower layers' outputs, kept only when they are pooled
         for lstm in self.lstms:
             output, _ = lstm(output)
-            layers.append(output)
-        if not self.all_layers:
-            layers = layers[-1:]
+            if self.all_layers:
+                layers.append(output)
+        layers = layers or [output]
         if self.packed:
             layers = [pad_packed_sequence(layer, batch_first=True)[0] for layer in layers]
         output = torch.cat(layers, dim=2)

@@ -16,6 +16,7 @@ from fastai.text.models.awdlstm import (
     awd_lstm_lm_split,
 )
 from fastai.text.models.core import PoolingLinearClassifier, get_language_model, get_text_classifier
+from fastai.torch_core import to_detach
 from torch import nn
 
 from ._text import PAD_ID, Vocabulary
@@ -75,7 +76,7 @@ class _AllLayersAWD_LSTM(AWD_LSTM):
             layers.append(output)
             if index != self.n_layers - 1:
                 output = hidden_dropout(output)
-        self.hidden = [(h.detach(), c.detach()) for h, c in new_hidden]
+        self.hidden = to_detach(new_hidden, cpu=False, gather=False)
         return torch.cat(layers, dim=2)
 
 

@@ -33,7 +33,7 @@ class HeadStart:
 
     weights: dict[str, torch.Tensor]
     classes: np.ndarray
-    pool_layers: str = "last"
+    pool_layers: str
 
 
 def encoder_language_model(saved_direction: dict) -> SavedLanguageModel:
