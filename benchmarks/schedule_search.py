@@ -39,6 +39,9 @@ CANDIDATES = {
                                                            "batch_size": 16, "direction": "both"},
     "gradual + all 8 x 5e-3, batch 16, pooling every layer": {**FORWARD, "schedule": GRADUAL + (("all", 8, 5e-3),),
                                                              "batch_size": 16, "pool_layers": "all"},
+    "gradual + all 8 x 5e-3, batch 16, stage 2 4 epochs": {
+        **FORWARD, "schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 16,
+        "language_model": ULMFiTLanguageModel(epochs=4, lr=2e-3, drop_mult=0.3, batch_size=64)},
     # the reference every pretrained candidate must beat: the same network from random weights
     "no pretraining (200/512/3, all 8 x 1e-2, batch 64)": {
         **FORWARD, "pretrained": None, "language_model": None, "emb_size": 200, "hidden_size": 512, "n_layers": 3,
