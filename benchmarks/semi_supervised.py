@@ -5,7 +5,10 @@ language model (stage 2, ``ULMFiTLanguageModel``); the classifier then starts fr
 model with ``language_model=None``. The unlabelled reviews that copy a labelled *test* review
 word for word are left out. Rows: ULMFiT after stage 2, ULMFiT without stage 2 and the
 three TF-IDF baselines of ``targets.py`` on the same labelled subset; test on a stratified subset of
-the test reviews. The stage-2 model is kept in ``benchmarks/out/`` and reused.
+the test reviews. The stage-2 model is kept in ``benchmarks/out/`` and reused; an
+interrupted stage 2 resumes from its last completed epoch. ``--direction both`` fine-tunes
+the backward model too, and the classifiers read both ways
+(``pretrained={"forward": ..., "backward": ...}``).
 
     python benchmarks/semi_supervised.py --data-home ../shared/data --labelled 1000 --unlabelled 50000
 """
@@ -28,6 +31,7 @@ from sk_ulmfit._corpus import iter_documents
 from sk_ulmfit.datasets import fetch_imdb, get_data_home
 
 OUT = Path(__file__).with_name("out")
+DIRECTIONS = {"forward": ("forward",), "both": ("forward", "backward")}
 
 
 def split(data_home, n_labelled: int, n_test: int, seed: int):
@@ -51,13 +55,17 @@ def unlabelled_reviews(data_home, n: int, seed: int) -> tuple[list[str], int]:
     return [kept[i] for i in sorted(order)], len(reviews) - len(kept)
 
 
-def stage2_model(model: str, texts: list[str], epochs: int, seed: int, path: Path) -> float:
-    """Fine-tune ``model`` on ``texts`` into ``path`` (kept and reused); returns the seconds."""
+def stage2_model(model: str, direction: str, texts: list[str], epochs: int, seed: int, path: Path) -> float:
+    """Fine-tune ``model``'s ``direction`` on ``texts`` into ``path`` (kept and reused); returns the seconds.
+
+    A fit that is interrupted resumes from its last completed epoch (``checkpoint_dir``).
+    """
     if path.is_file():
         return float(path.with_suffix(".seconds").read_text())
     started = time.perf_counter()
-    language_model = ULMFiTLanguageModel(pretrained=model, epochs=epochs, drop_mult=0.3, random_state=seed,
-                                         n_jobs=-1, verbose=1).fit(texts)
+    language_model = ULMFiTLanguageModel(pretrained=model, direction=direction, epochs=epochs, drop_mult=0.3,
+                                         random_state=seed, n_jobs=-1, verbose=1,
+                                         checkpoint_dir=path.with_suffix(".checkpoints")).fit(texts)
     seconds = time.perf_counter() - started
     path.parent.mkdir(parents=True, exist_ok=True)
     language_model.save(path)
@@ -73,22 +81,29 @@ def main() -> None:
     parser.add_argument("--unlabelled", type=int, default=50000)
     parser.add_argument("--test", type=int, default=1000)
     parser.add_argument("--lm-epochs", type=int, default=1)
+    parser.add_argument("--direction", choices=list(DIRECTIONS), default="forward",
+                        help="the classifiers' reading directions; 'both' fine-tunes a backward model too")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", action="store_true", help="write the table into RESULTS.md")
     args = parser.parse_args()
     X_train, y_train, X_test, y_test = split(args.data_home, args.labelled, args.test, args.seed)
     unlabelled, left_out = unlabelled_reviews(args.data_home, args.unlabelled, args.seed)
-    version = hashlib.sha1(model_version(args.model, "forward").encode()).hexdigest()[:8]  # a new file: a new run
-    stage2 = OUT / (f"imdb_stage2_{Path(args.model).stem}-{version}_{len(unlabelled)}_{args.lm_epochs}ep"
-                    f"_seed{args.seed}.pt")
-    stage2_seconds = stage2_model(args.model, unlabelled, args.lm_epochs, args.seed, stage2)
+    stage2, stage2_seconds = {}, 0.0
+    for direction in DIRECTIONS[args.direction]:
+        version = hashlib.sha1(model_version(args.model, direction).encode()).hexdigest()[:8]  # a new file: a new run
+        path = OUT / (f"imdb_stage2_{Path(args.model).stem}-{version}_{len(unlabelled)}_{args.lm_epochs}ep"
+                      f"_seed{args.seed}{'' if direction == 'forward' else '_bwd'}.pt")
+        stage2_seconds += stage2_model(args.model, direction, unlabelled, args.lm_epochs, args.seed, path)
+        stage2[direction] = str(path)
 
-    rows = [(f"ULMFiT ({args.model}) + stage 2 on {len(unlabelled):,} unlabelled reviews "
+    reading = "" if args.direction == "forward" else f", {args.direction} directions"
+    rows = [(f"ULMFiT ({args.model}{reading}) + stage 2 on {len(unlabelled):,} unlabelled reviews "
              f"({args.lm_epochs} epoch{'s' if args.lm_epochs > 1 else ''})",
-             ULMFiTClassifier(pretrained=str(stage2), direction="forward", language_model=None,
-                             random_state=args.seed), stage2_seconds),
-            (f"ULMFiT ({args.model}), no stage 2", ULMFiTClassifier(pretrained=args.model, direction="forward",
-                                                                    language_model=None, random_state=args.seed), 0.0),
+             ULMFiTClassifier(pretrained=stage2, direction=args.direction, language_model=None,
+                              random_state=args.seed), stage2_seconds),
+            (f"ULMFiT ({args.model}{reading}), no stage 2",
+             ULMFiTClassifier(pretrained=args.model, direction=args.direction, language_model=None,
+                              random_state=args.seed), 0.0),
             ("TF-IDF + logistic regression", tfidf_logistic_regression(), 0.0),
             ("TF-IDF + linear SVM", tfidf_linear_svm(), 0.0),
             ("NB-SVM", NBSVMClassifier(), 0.0)]
@@ -102,7 +117,8 @@ def main() -> None:
         print(lines[-1], flush=True)
     report("## Semi-supervised: IMDb with few labels and stage 2 on unlabelled reviews",
            f"`python benchmarks/semi_supervised.py --labelled {args.labelled} --unlabelled {args.unlabelled} "
-           f"--test {args.test} --model {args.model}`: IMDb, {args.labelled:,} labelled training reviews "
+           f"--test {args.test} --model {args.model} --direction {args.direction}`: IMDb, "
+           f"{args.labelled:,} labelled training reviews "
            f"(stratified), {args.test:,} test reviews (stratified); stage 2 on {len(unlabelled):,} of the "
            f"unlabelled reviews ({left_out} copies of test reviews left out of the file first). Defaults "
            f"otherwise; seed {args.seed}. Machine: {machine()}.", lines, args.write)

@@ -81,8 +81,8 @@ class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    pretrained : None, str, path, ULMFiTLanguageModel, ULMFiTClassifier or (weights, vocab) paths, \
-default="english"
+    pretrained : None, str, path, ULMFiTLanguageModel, ULMFiTClassifier, (weights, vocab) paths \
+or dict, default="english"
         Where the model starts. ``"english"`` is the AWD-LSTM language model shipped with
         the package, pretrained forwards and backwards on Wikipedia, Wikinews and
         Gutenberg books (``docs/pretraining.md``); ``"wikitext-2"`` is the smaller one
@@ -92,7 +92,11 @@ default="english"
         a folder holding them), ``"wt103"`` (fastai's download, online only), or a fitted
         ``ULMFiTClassifier`` or a file saved by its ``save`` (transfer between tasks: the
         encoder transfers; the head keeps the rows of classes the two tasks share, new
-        classes get new rows, and with no shared class the head is new). The
+        classes get new rows, and with no shared class the head is new). A language
+        model reads one way, so for ``direction="both"`` give one per direction as
+        ``{"forward": ..., "backward": ...}`` (e.g. the two files ``python -m
+        sk_ulmfit.pretrain`` wrote for ``--direction forward`` and ``backward``); a
+        shipped name or a classifier fitted with ``direction="both"`` holds both. The
         vocabulary is aligned automatically: known tokens keep their embeddings, new
         ones start from the mean. A pretrained encoder brings its own size, so
         ``emb_size``, ``hidden_size`` and ``n_layers`` are then not used.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 
 import joblib
@@ -69,6 +70,8 @@ def _fingerprint(spec):
         return str(spec), stat.st_size, stat.st_mtime_ns
     if isinstance(spec, (tuple, list)):
         return tuple(_fingerprint(part) for part in spec)
+    if isinstance(spec, Mapping):  # one model per reading direction
+        return tuple(sorted((direction, _fingerprint(part)) for direction, part in spec.items()))
     if hasattr(spec, "model_"):  # a fitted ULMFiTLanguageModel: by its content
         return spec.direction, spec.vocab_.itos, spec.config_.to_dict(), _numpy_weights(spec.model_)
     if hasattr(spec, "directions_"):  # a fitted ULMFiTClassifier

@@ -6,6 +6,7 @@ configuration and, from a classifier, its head) that the estimators wrap.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,7 @@ SHIPPED = {
     # Wikipedia + Wikinews + Gutenberg (examples/pretrain_english.py, docs/pretraining.md)
     "english": {"forward": "english_fwd.pt", "backward": "english_bwd.pt"},
 }
+DIRECTIONS = ("forward", "backward")
 # fastai's downloadable WT103 models (for users who are online)
 FASTAI_WT103 = "wt103"
 UNFITTED_HINT = (
@@ -64,11 +66,14 @@ def resolve(spec, directions: Sequence[str]) -> list[Start] | None:
     ``spec`` may be a shipped model's name, ``"wt103"`` (fastai's download, online only), a
     file saved by an estimator's ``save`` (language model or classifier), a ``(weights.pth,
     vocab.pkl)`` pair of fastai files or a folder holding one, or a fitted estimator
-    (possibly inside ``sklearn.frozen.FrozenEstimator``). A file is read once.
+    (possibly inside ``sklearn.frozen.FrozenEstimator``), or a mapping from direction to
+    any of these. A file is read once.
     """
     spec = spec.estimator if isinstance(spec, FrozenEstimator) else spec
     if spec is None:
         return None
+    if isinstance(spec, Mapping):
+        return [_per_direction(spec, direction) for direction in directions]
     if hasattr(spec, "_payload"):  # a fitted sk_ulmfit estimator hands over what save() writes
         try:
             payload = spec._payload()
@@ -91,9 +96,26 @@ def resolve(spec, directions: Sequence[str]) -> list[Start] | None:
     raise ValueError(
         f"pretrained={spec!r} is not understood: use None, a shipped model name "
         f"{sorted(SHIPPED)}, {FASTAI_WT103!r}, a file saved by ULMFiTLanguageModel.save or "
-        "ULMFiTClassifier.save, a fitted ULMFiTLanguageModel or ULMFiTClassifier, or fastai "
-        "files as (weights.pth, vocab.pkl) or a folder holding them"
+        "ULMFiTClassifier.save, a fitted ULMFiTLanguageModel or ULMFiTClassifier, fastai "
+        "files as (weights.pth, vocab.pkl) or a folder holding them, or one of these per "
+        "reading direction as {'forward': ..., 'backward': ...}"
     )
+
+
+def _per_direction(spec: Mapping, direction: str) -> Start:
+    """``pretrained={"forward": ..., "backward": ...}``: each direction starts from its own model."""
+    unknown = sorted(map(repr, set(spec) - set(DIRECTIONS)))
+    if unknown:
+        raise ValueError(f"pretrained's keys are reading directions, {' and '.join(map(repr, DIRECTIONS))}; "
+                         f"got {', '.join(unknown)}")
+    if direction not in spec:
+        raise ValueError(f"pretrained has no {direction!r} model: add one under that key, or set "
+                         f"direction={next(iter(spec))!r} to read one way only")
+    one = spec[direction]
+    if one is None or isinstance(one, Mapping):
+        raise ValueError(f"pretrained[{direction!r}] should name one model (a shipped name, a file, a fitted "
+                         f"estimator or fastai files), not {one!r}")
+    return resolve(one, [direction])[0]
 
 
 def _from_payload(payload: dict, directions: Sequence[str], source) -> list[Start]:
@@ -114,7 +136,8 @@ def _from_payload(payload: dict, directions: Sequence[str], source) -> list[Star
     for direction in directions:
         if language_model.direction != direction:
             raise ValueError(f"{source} is a {language_model.direction} language model but a "
-                             f"{direction} one is needed")
+                             f"{direction} one is needed: give one per direction, pretrained="
+                             f"{{'forward': ..., 'backward': ...}}, or set direction={language_model.direction!r}")
     return [Start(language_model) for _ in directions]
 
 

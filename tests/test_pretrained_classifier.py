@@ -28,7 +28,7 @@ from sk_ulmfit._model import (
 )
 from sk_ulmfit._text import tokenize
 
-from .conftest import TINY
+from .conftest import TINY, TINY_LM
 
 HEAD_ONLY = ((1, 2, 2e-2),)
 
@@ -156,17 +156,8 @@ def test_both_directions_average_their_probabilities(tiny_pretrained, wiki_artic
     with pytest.raises(ValueError, match="forward language model but a backward one"):
         clf.fit(X_train, y_train)  # one forward model cannot serve both directions
 
-    from sk_ulmfit import _pretrained as pretrained_module
-
-    shipped = {"tiny": {"forward": str(tmp_path / "fwd.pt"), "backward": str(tmp_path / "bwd.pt")}}
-    original = pretrained_module._shipped_path
-    pretrained_module.SHIPPED.update(shipped)
-    try:
-        pretrained_module._shipped_path = lambda filename: __import__("pathlib").Path(filename)
-        clf.set_params(pretrained="tiny").fit(X_train, y_train)
-    finally:
-        pretrained_module._shipped_path = original
-        pretrained_module.SHIPPED.pop("tiny")
+    clf.set_params(pretrained={"forward": str(tmp_path / "fwd.pt"), "backward": str(tmp_path / "bwd.pt")})
+    clf.fit(X_train, y_train)
     assert [d.direction for d in clf.directions_] == ["forward", "backward"]
     assert {r["direction"] for r in clf.history_} == {"forward", "backward"}
     proba = clf.predict_proba(X_test)
@@ -177,6 +168,53 @@ def test_both_directions_average_their_probabilities(tiny_pretrained, wiki_artic
     assert not np.allclose(each[0], each[1])
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(X_test), proba)
+
+
+def test_one_language_model_per_direction(tiny_pretrained, wiki_articles, trec, tmp_path):
+    X_train, y_train, _, _ = trec
+    backward = ULMFiTLanguageModel(direction="backward", epochs=1, lr=1e-2, random_state=0,
+                                   **TINY_LM).fit(wiki_articles[:20])
+    pair = {"forward": tiny_pretrained, "backward": str(backward.save(tmp_path / "bwd.pt"))}
+    clf = ULMFiTClassifier(pretrained=pair, language_model=None, **_params(direction="both", schedule=HEAD_ONLY))
+    clf.fit(X_train[:200], y_train[:200])
+    assert clone(clf).get_params()["pretrained"].keys() == pair.keys()
+    # each direction's encoder is its own language model's (frozen: the head alone trained)
+    for trained, language_model in zip(clf.directions_, (tiny_pretrained, backward)):
+        expected = language_model.aligned_weights(trained.vocab)
+        rnn_weights = {name: tensor for name, tensor in trained.network[0].module.state_dict().items()
+                       if "rnns" in name}
+        assert rnn_weights
+        for name, tensor in rnn_weights.items():
+            torch.testing.assert_close(tensor.cpu(), expected["0." + name])
+    # stage 2 fine-tunes each direction from its own model
+    staged = ULMFiTClassifier(pretrained=pair, **_params(direction="both", schedule=HEAD_ONLY))
+    staged.fit(X_train[:100], y_train[:100])
+    assert [trained.direction for trained in staged.directions_] == ["forward", "backward"]
+    # one direction of the pair is enough for a one-way classifier
+    one_way = ULMFiTClassifier(pretrained={"backward": pair["backward"]}, language_model=None,
+                               **_params(direction="backward", schedule=HEAD_ONLY)).fit(X_train[:100], y_train[:100])
+    assert [trained.direction for trained in one_way.directions_] == ["backward"]
+
+
+@pytest.mark.parametrize("pretrained, message", [
+    ({"forward": "english"}, "pretrained has no 'backward' model: add one under that key, or set direction='forward'"),
+    ({"forward": "english", "backwards": "english"},
+     "keys are reading directions, 'forward' and 'backward'; got 'backwards'"),
+    ({"forward": "english", "backward": None}, r"pretrained\['backward'\] should name one model"),
+])
+def test_a_bad_pair_of_language_models_says_how_to_fix_it(pretrained, message, trec):
+    X_train, y_train, _, _ = trec
+    with pytest.raises(ValueError, match=message):
+        ULMFiTClassifier(pretrained=pretrained, **_params(direction="both")).fit(X_train[:50], y_train[:50])
+
+
+def test_a_language_model_of_the_other_direction_is_refused(tiny_pretrained, trec):
+    X_train, y_train, _, _ = trec
+    clf = ULMFiTClassifier(pretrained={"forward": "english", "backward": tiny_pretrained}, language_model=None,
+                           **_params(direction="both"))
+    with pytest.raises(ValueError, match=r"forward language model but a backward one is needed: give one per "
+                                         r"direction, pretrained=\{'forward': \.\.\., 'backward': \.\.\.\}"):
+        clf.fit(X_train[:50], y_train[:50])
 
 
 def test_pretrained_from_a_saved_file(tiny_pretrained, trec, tmp_path):
