@@ -109,8 +109,8 @@ def _per_direction(spec: Mapping, direction: str) -> Start:
         raise ValueError(f"pretrained's keys are reading directions, {' and '.join(map(repr, DIRECTIONS))}; "
                          f"got {', '.join(unknown)}")
     if direction not in spec:
-        raise ValueError(f"pretrained has no {direction!r} model: add one under that key, or set "
-                         f"direction={next(iter(spec))!r} to read one way only")
+        one_way = f", or set direction={next(iter(spec))!r} to read one way only" if spec else ""
+        raise ValueError(f"pretrained has no {direction!r} model: add one under that key{one_way}")
     one = spec[direction]
     if one is None or isinstance(one, Mapping):
         raise ValueError(f"pretrained[{direction!r}] should name one model (a shipped name, a file, a fitted "

@@ -201,6 +201,7 @@ def test_one_language_model_per_direction(tiny_pretrained, wiki_articles, trec, 
     ({"forward": "english", "backwards": "english"},
      "keys are reading directions, 'forward' and 'backward'; got 'backwards'"),
     ({"forward": "english", "backward": None}, r"pretrained\['backward'\] should name one model"),
+    ({}, "pretrained has no 'forward' model: add one under that key$"),
 ])
 def test_a_bad_pair_of_language_models_says_how_to_fix_it(pretrained, message, trec):
     X_train, y_train, _, _ = trec
