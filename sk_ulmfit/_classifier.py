@@ -47,7 +47,7 @@ from ._persistence import (
     trained_direction,
     write_payload,
 )
-from ._pretrained import Start, resolve
+from ._pretrained import DIRECTIONS, Start, resolve
 from ._schedule import parse_schedule
 from ._text import Vocabulary, tokenize
 from ._training import (
@@ -63,7 +63,7 @@ from ._validation import check_indicator, check_labels, check_texts, warn_unused
 
 # validation_fraction=None with early_stopping=True: MLPClassifier's default fraction
 EARLY_STOPPING_FRACTION = 0.1
-DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": ("forward", "backward")}
+DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": DIRECTIONS}
 # language_model="auto": stage 2 as fastai's ULMFiT examples fine-tune (drop_mult 0.3), one
 # epoch at 2e-3; 64 rows of bptt tokens keep the cores busy (the classifier's smaller
 # batch_size is for its few labelled texts). bptt, min_freq, max_vocab, weight_decay,

@@ -30,7 +30,7 @@ from ._persistence import (
     read_language_model,
     write_payload,
 )
-from ._pretrained import resolve
+from ._pretrained import DIRECTIONS, resolve
 from ._sampled_softmax import make_sampler
 from ._schedule import Stage
 from ._text import Vocabulary
@@ -44,7 +44,6 @@ from ._training import (
 )
 from ._validation import check_texts, warn_unused
 
-DIRECTIONS = ("forward", "backward")
 # Size parameters that a pretrained model replaces with its own
 SIZE_PARAMS = ("emb_size", "hidden_size", "n_layers")
 # Parameters written into saved files (plain values; not pretrained, device or verbose).

@@ -33,7 +33,7 @@ SHIPPED = {
     # Wikipedia + Wikinews + Gutenberg (examples/pretrain_english.py, docs/pretraining.md)
     "english": {"forward": "english_fwd.pt", "backward": "english_bwd.pt"},
 }
-DIRECTIONS = ("forward", "backward")
+DIRECTIONS = ("forward", "backward")  # the reading directions, in the order "both" trains them
 # fastai's downloadable WT103 models (for users who are online)
 FASTAI_WT103 = "wt103"
 UNFITTED_HINT = (
