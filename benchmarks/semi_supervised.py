@@ -10,14 +10,22 @@ interrupted stage 2 resumes from its last completed epoch. ``--direction both`` 
 the backward model too, and the classifiers read both ways
 (``pretrained={"forward": ..., "backward": ...}``).
 
+``--stage2 pretrain`` runs stage 2 with the pretraining command instead
+(``pretrain_language_model(start_from=model)``, one file of the kept reviews written to
+``benchmarks/out/``): checkpoints every five minutes, and ``--time-budget`` stops it there; the
+same command resumes it exactly and runs the classifiers once stage 2 is complete.
+
     python benchmarks/semi_supervised.py --data-home ../shared/data --labelled 1000 --unlabelled 50000
+    python benchmarks/semi_supervised.py --stage2 pretrain --direction both --time-budget 2h
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +37,7 @@ from sklearn.model_selection import train_test_split
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
 from sk_ulmfit._corpus import iter_documents
 from sk_ulmfit.datasets import fetch_imdb, get_data_home
+from sk_ulmfit.pretrain import parse_duration, pretrain_language_model
 
 OUT = Path(__file__).with_name("out")
 DIRECTIONS = {"forward": ("forward",), "both": ("forward", "backward")}
@@ -73,6 +82,25 @@ def stage2_model(model: str, direction: str, texts: list[str], epochs: int, seed
     return seconds
 
 
+def pretrained_stage2(model: str, direction: str, texts: list[str], epochs: int, seed: int, path: Path,
+                      time_budget: float | None) -> float | None:
+    """Stage 2 as ``pretrain_language_model(start_from=model)`` into ``path``: returns its
+    training seconds, or ``None`` while the run is incomplete (the same call resumes it)."""
+    metadata = path.with_suffix(".json")
+    if metadata.is_file() and json.loads(metadata.read_text())["complete"]:
+        return json.loads(metadata.read_text())["train_seconds"]
+    corpus = OUT / f"imdb_unsup_{len(texts)}_seed{seed}.jsonl"
+    if not corpus.is_file():
+        OUT.mkdir(parents=True, exist_ok=True)
+        corpus.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)),
+                          encoding="utf-8")
+    pretrain_language_model([corpus], path, checkpoint_dir=path.with_suffix(".run"), cache_dir=OUT / "token-cache",
+                            resume=True, time_budget=time_budget, n_jobs=-1, start_from=model, direction=direction,
+                            epochs=epochs, lr=2e-3, drop_mult=0.3, max_vocab=60000, seed=seed)
+    record = json.loads(metadata.read_text())
+    return record["train_seconds"] if record["complete"] else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=os.environ.get("SK_ULMFIT_DATA"))
@@ -83,21 +111,35 @@ def main() -> None:
     parser.add_argument("--lm-epochs", type=int, default=1)
     parser.add_argument("--direction", choices=list(DIRECTIONS), default="forward",
                         help="the classifiers' reading directions; 'both' fine-tunes a backward model too")
+    parser.add_argument("--stage2", choices=["estimator", "pretrain"], default="estimator",
+                        help="stage 2 by ULMFiTLanguageModel.fit, or by the pretraining command (start_from)")
+    parser.add_argument("--time-budget", type=parse_duration,
+                        help="with --stage2 pretrain: stop stage 2 after this long (run again to resume)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", action="store_true", help="write the table into RESULTS.md")
     args = parser.parse_args()
     X_train, y_train, X_test, y_test = split(args.data_home, args.labelled, args.test, args.seed)
     unlabelled, left_out = unlabelled_reviews(args.data_home, args.unlabelled, args.seed)
     stage2, stage2_seconds = {}, 0.0
+    deadline = None if args.time_budget is None else time.monotonic() + args.time_budget
     for direction in DIRECTIONS[args.direction]:
         version = hashlib.sha1(model_version(args.model, direction).encode()).hexdigest()[:8]  # a new file: a new run
-        path = OUT / (f"imdb_stage2_{Path(args.model).stem}-{version}_{len(unlabelled)}_{args.lm_epochs}ep"
+        kind = "stage2" if args.stage2 == "estimator" else "stage2p"
+        path = OUT / (f"imdb_{kind}_{Path(args.model).stem}-{version}_{len(unlabelled)}_{args.lm_epochs}ep"
                       f"_seed{args.seed}{'' if direction == 'forward' else '_bwd'}.pt")
-        stage2_seconds += stage2_model(args.model, direction, unlabelled, args.lm_epochs, args.seed, path)
+        if args.stage2 == "estimator":
+            seconds = stage2_model(args.model, direction, unlabelled, args.lm_epochs, args.seed, path)
+        else:
+            budget = None if deadline is None else max(0.0, deadline - time.monotonic())
+            seconds = pretrained_stage2(args.model, direction, unlabelled, args.lm_epochs, args.seed, path, budget)
+            if seconds is None:
+                sys.exit(f"stage 2 ({direction}) is not complete: run the same command again to resume it")
+        stage2_seconds += seconds
         stage2[direction] = str(path)
 
     reading = "" if args.direction == "forward" else f", {args.direction} directions"
-    rows = [(f"ULMFiT ({args.model}{reading}) + stage 2 on {len(unlabelled):,} unlabelled reviews "
+    by = "" if args.stage2 == "estimator" else " by the pretraining command"
+    rows = [(f"ULMFiT ({args.model}{reading}) + stage 2{by} on {len(unlabelled):,} unlabelled reviews "
              f"({args.lm_epochs} epoch{'s' if args.lm_epochs > 1 else ''})",
              ULMFiTClassifier(pretrained=stage2, direction=args.direction, language_model=None,
                               random_state=args.seed), stage2_seconds),
@@ -117,7 +159,7 @@ def main() -> None:
         print(lines[-1], flush=True)
     report("## Semi-supervised: IMDb with few labels and stage 2 on unlabelled reviews",
            f"`python benchmarks/semi_supervised.py --labelled {args.labelled} --unlabelled {args.unlabelled} "
-           f"--test {args.test} --model {args.model} --direction {args.direction}`: IMDb, "
+           f"--test {args.test} --model {args.model} --direction {args.direction} --stage2 {args.stage2}`: IMDb, "
            f"{args.labelled:,} labelled training reviews "
            f"(stratified), {args.test:,} test reviews (stratified); stage 2 on {len(unlabelled):,} of the "
            f"unlabelled reviews ({left_out} copies of test reviews left out of the file first). Defaults "

@@ -261,9 +261,11 @@ class Corpus:
 
     @classmethod
     def prepare(cls, paths: Sequence, cache: TokenCache, *, min_freq: int, max_vocab: int,
-                valid_permille: int, text_field: str = "text", vocab: Vocabulary | None = None) -> "Corpus":
+                valid_permille: int, text_field: str = "text", vocab: Vocabulary | None = None,
+                extend: Vocabulary | None = None) -> "Corpus":
         """Tokenise (or read from ``cache``) every shard and number them in one vocabulary:
-        ``vocab`` when given, else one built from the training documents' counts."""
+        ``vocab`` when given, else ``extend`` plus the training documents' frequent tokens it
+        lacks (:meth:`Vocabulary.extend`), else one built from the training documents' counts."""
         paths = [Path(p) for p in paths]
         if not paths:
             raise ValueError("the corpus is empty: give at least one .jsonl or .txt file")
@@ -273,7 +275,9 @@ class Corpus:
         if len(set(names)) != len(names):
             raise ValueError(f"corpus files must have distinct names; got {sorted(names)}")
         shards = [cache.shard(path, text_field) for path in paths]
-        if vocab is None:
+        if vocab is None and extend is not None:
+            vocab = extend.extend_counts(training_counts(shards, valid_permille), min_freq, max_vocab)
+        elif vocab is None:
             vocab = Vocabulary.from_counts(training_counts(shards, valid_permille), min_freq, max_vocab)
         vocab_key = hashlib.sha1("\n".join(vocab.itos).encode()).hexdigest()[:12]
         ids = [cache.global_ids(shard, vocab, vocab_key) for shard in shards]

@@ -102,6 +102,17 @@ def resolve(spec, directions: Sequence[str]) -> list[Start] | None:
     )
 
 
+def metadata_file(spec: str | os.PathLike, direction: str) -> Path | None:
+    """The metadata JSON beside the model file that ``pretrained=spec`` names for
+    ``direction`` (a shipped name or a file), if there is one."""
+    if isinstance(spec, str) and spec in SHIPPED:
+        path = _shipped_path(SHIPPED[spec][direction])
+    else:
+        path = Path(spec)
+    path = path.with_suffix(".json")
+    return path if path.is_file() else None
+
+
 def _per_direction(spec: Mapping, direction: str) -> Start:
     """``pretrained={"forward": ..., "backward": ...}``: each direction starts from its own model."""
     unknown = sorted(map(repr, set(spec) - set(DIRECTIONS)))

@@ -128,11 +128,15 @@ class Vocabulary:
         new tokens (most frequent first) are added while the size stays within
         ``max_vocab``. The size is rounded up to a multiple of 8 as fastai does.
         """
-        known = [token for token in self.itos if token != FAKE]
-        seen = set(known)
         counts = Counter()
         for tokens in token_lists:
             counts.update(tokens)
+        return self.extend_counts(counts, min_freq, max_vocab)
+
+    def extend_counts(self, counts: Counter, min_freq: int, max_vocab: int):
+        """:meth:`extend` from tokens already counted."""
+        known = [token for token in self.itos if token != FAKE]
+        seen = set(known)
         room = max(0, max_vocab - len(known))
         new = [t for t, c in counts.most_common() if c >= min_freq and t not in seen][:room]
         itos = known + new

@@ -44,7 +44,7 @@ from ._corpus import Corpus, TokenCache
 from ._distributed import any_process, data_parallel, is_writer, shard, wait_for_all, world, writer_first
 from ._language_model import DIRECTIONS, ULMFiTLanguageModel
 from ._lm_data import n_windows, stream_windows
-from ._model import LanguageModelConfig, build_language_model, state_dict_on_cpu
+from ._model import LanguageModelConfig, aligned_weights, build_language_model, state_dict_on_cpu
 from ._persistence import (
     PRECISIONS,
     SavedLanguageModel,
@@ -53,9 +53,10 @@ from ._persistence import (
     read_language_model,
     write_payload,
 )
+from ._pretrained import metadata_file, resolve
 from ._sampled_softmax import make_sampler
 from ._schedule import StageRates, make_optimizer
-from ._text import Vocabulary
+from ._text import FAKE, Vocabulary
 from ._training import (
     language_model_loss,
     network_loss,
@@ -71,6 +72,8 @@ __all__ = ["Recipe", "pretrain_language_model", "main"]
 CHECKPOINT_FORMAT = "sk_ulmfit.pretrain_checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_FILE = "checkpoint.pt"
+# With ``start_from`` the network's size is the starting model's.
+SIZE_FIELDS = ("emb_size", "hidden_size", "n_layers")
 # Pretraining uses the paper's slanted triangular rates: a short linear warm-up (10 % of
 # the steps), then a long linear decay, so a run stopped early is still well trained.
 LR_SCHEDULE = "slanted_triangular"
@@ -82,9 +85,17 @@ class Recipe:
 
     Parameters
     ----------
+    start_from : str or None
+        ``None`` trains from random weights. A shipped model's name (``"english"``) or a
+        language-model file fine-tunes that model on the corpus instead: ULMFiT's stage 2
+        on a domain corpus of any size. The network size comes from it; its vocabulary is
+        kept and extended with the corpus's frequent tokens it lacks, up to ``max_vocab``
+        (new tokens start from the mean embedding, as in ``ULMFiTLanguageModel.fit``); the
+        rate schedule starts afresh.
     direction : {"forward", "backward"}
     emb_size, hidden_size, n_layers : int
-        AWD-LSTM size (the decoder is tied to the embedding).
+        AWD-LSTM size (the decoder is tied to the embedding); with ``start_from``, the
+        starting model's.
     drop_mult : float
         Multiplies fastai's language-model dropouts (a single pass over a large corpus
         needs little regularisation).
@@ -110,6 +121,7 @@ class Recipe:
     seed : int
     """
 
+    start_from: str | None = None
     direction: str = "forward"
     emb_size: int = 200
     hidden_size: int = 512
@@ -131,6 +143,8 @@ class Recipe:
 
     def check(self) -> "Recipe":
         """Raise ``ValueError`` for a value no run can use; returns self."""
+        if self.start_from is not None and not isinstance(self.start_from, str):
+            raise ValueError(f"start_from must be a shipped model's name or a file path; got {self.start_from!r}")
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}; got {self.direction!r}")
         for name in ("emb_size", "hidden_size", "n_layers", "max_vocab", "min_freq", "batch_size",
@@ -217,14 +231,13 @@ def pretrain_language_model(
     verbose : int, default=1
         0: silent; 1: progress lines.
     **recipe
-        Fields of :class:`Recipe` (model size, vocabulary, rates, direction, ...).
+        Fields of :class:`Recipe` (starting model, size, vocabulary, rates, direction, ...).
 
     Returns
     -------
     ULMFiTLanguageModel
         The exported model.
     """
-    recipe = Recipe(**recipe).check()
     check_precision(precision)
     started = time.monotonic()
     log = _print_flushed if verbose and is_writer() else (lambda line: None)  # under torchrun: rank 0
@@ -238,6 +251,7 @@ def pretrain_language_model(
     checkpoint = _read_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
     if checkpoint is None and init is not None:
         checkpoint = _checkpoint_from_export(Path(init))
+    recipe, start = _recipe_and_start(recipe, checkpoint)
     if checkpoint is not None:
         _check_same_run(checkpoint, recipe, corpus)
     cache = TokenCache(cache_dir if cache_dir is not None else checkpoint_dir.parent / "token-cache",
@@ -245,8 +259,9 @@ def pretrain_language_model(
     with writer_first():  # under torchrun, rank 0 fills the token cache; the others then read it
         data = Corpus.prepare(corpus, cache, min_freq=recipe.min_freq, max_vocab=recipe.max_vocab,
                               valid_permille=recipe.valid_permille, text_field=text_field,
-                              vocab=Vocabulary(checkpoint["itos"]) if checkpoint else None)
-    run = _Run(data, recipe, resolve_device(device), log)
+                              vocab=Vocabulary(checkpoint["itos"]) if checkpoint else None,
+                              extend=None if start is None else Vocabulary(start.itos))
+    run = _Run(data, recipe, resolve_device(device), log, start)
     if checkpoint is not None:
         run.restore(checkpoint)
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -255,6 +270,9 @@ def pretrain_language_model(
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         log(f"corpus: {json.dumps(data.describe())}")
     exporter = _Exporter(Path(output), checkpoint_dir, data, recipe, precision, log)
+    if start is not None:
+        _log_vocabulary(log, recipe, start, data.vocab)
+        exporter.export(run, valid_tokens)  # where fine-tuning starts: the held-back perplexity before it
     deadline = None if time_budget is None else started + time_budget
     run.train(
         deadline=deadline,
@@ -268,15 +286,52 @@ def pretrain_language_model(
     return ULMFiTLanguageModel.load(output, device=device)
 
 
+def _recipe_and_start(given: dict, checkpoint: dict | None) -> tuple[Recipe, SavedLanguageModel | None]:
+    """The run's :class:`Recipe` from the fields given and, for a new run with
+    ``start_from``, the language model it starts from (its size fills the size fields)."""
+    given = dict(given)
+    if given.get("start_from") is None:
+        return Recipe(**given).check(), None
+    spec = given["start_from"] = os.fspath(given["start_from"]) if isinstance(given["start_from"], os.PathLike) \
+        else given["start_from"]
+    Recipe(**given).check()  # a bad start_from is refused before anything is read
+    start = None
+    if checkpoint is None:
+        start = resolve(spec, [given.get("direction", Recipe.direction)])[0].language_model
+        sizes = start.config.to_dict()
+    else:  # resuming: the size is the run's, and the starting file is no longer needed
+        sizes = checkpoint["recipe"]
+    for name in SIZE_FIELDS:
+        if name in given and given[name] != sizes[name]:
+            raise ValueError(f"{name}={given[name]!r}, but start_from={spec!r} has {name} {sizes[name]!r}: "
+                             f"leave {name} out (a run that starts from a model keeps its size)")
+        given[name] = sizes[name]
+    return Recipe(**given).check(), start
+
+
+def _log_vocabulary(log: Callable[[str], None], recipe: Recipe, start: SavedLanguageModel,
+                    vocab: Vocabulary) -> None:
+    known = sum(token != FAKE for token in start.itos)
+    added = sum(token != FAKE for token in vocab.itos) - known
+    log(f"vocabulary: {len(vocab):,} tokens, {known:,} from {recipe.start_from} and {added:,} new from the corpus")
+    if recipe.max_vocab <= known:
+        log(f"note: max_vocab={recipe.max_vocab:,} leaves no room for the corpus's own tokens; "
+            f"pass a larger max_vocab (e.g. --max-vocab {2 * known // 1000 * 1000}) to add them")
+
+
 class _Run:
     """The state of one pretraining run and its training loop."""
 
-    def __init__(self, corpus: Corpus, recipe: Recipe, device: torch.device, log: Callable[[str], None]):
+    def __init__(self, corpus: Corpus, recipe: Recipe, device: torch.device, log: Callable[[str], None],
+                 start: SavedLanguageModel | None = None):
         self.corpus, self.recipe, self.device, self.log = corpus, recipe, device, log
         self.config = LanguageModelConfig(len(corpus.vocab), recipe.emb_size, recipe.hidden_size,
                                           recipe.n_layers, recipe.drop_mult)
         torch.manual_seed(recipe.seed)
-        self.model = build_language_model(self.config).to(device)
+        self.model = build_language_model(self.config)
+        if start is not None:  # known tokens keep their rows, new ones start from the mean row
+            self.model.load_state_dict(aligned_weights(start.weights, start.itos, corpus.vocab.itos))
+        self.model.to(device)
         self.model.reset()  # fastai keeps the hidden state as plain tensors: make them on `device`
         self.average = build_language_model(self.config).to(device)
         self.average.load_state_dict(self.model.state_dict())
@@ -479,16 +534,29 @@ class _Exporter:
         metadata = {
             "direction": self.recipe.direction, "tokens_seen": run.tokens_seen,
             "epochs_seen": round(run.tokens_seen / max(run.tokens_per_epoch, 1), 3),
-            "train_seconds": round(run.train_seconds, 1), "weights": choice,
+            "train_seconds": round(run.train_seconds, 1), "complete": run.global_step >= run.total_steps,
+            "weights": choice,
             "valid_perplexity": perplexity, "vocab_size": len(self.corpus.vocab),
             "config": run.config.to_dict(), "recipe": dataclasses.asdict(self.recipe),
             "lr_schedule": LR_SCHEDULE, "corpus": self.corpus.describe(),
             "corpus_files": [shard.name for shard in self.corpus.shards],
             "machine": machine_description(run.device), "file_bytes": path.stat().st_size,
+            **({} if self.recipe.start_from is None else {"started_from": _started_from(self.recipe)}),
             "history": run.history,
         }
         _write_json(path.with_suffix(".json"), metadata)
         return path
+
+
+def _started_from(recipe: Recipe) -> dict:
+    """What a fine-tuning run started from: the model named, and what its metadata says of it."""
+    record = {"model": recipe.start_from}
+    path = metadata_file(recipe.start_from, recipe.direction)
+    if path is not None:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+        record.update({key: metadata[key] for key in ("tokens_seen", "corpus_files", "valid_perplexity", "started_from")
+                       if key in metadata})
+    return record
 
 
 def machine_description(device: torch.device) -> str:
@@ -622,19 +690,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--quiet", action="store_true")
+    # Recipe fields not given stay unset, so that Recipe's defaults (and, with --start-from,
+    # the starting model's size) apply.
     defaults = Recipe()
     for field in dataclasses.fields(Recipe):
         flag = "--" + field.name.replace("_", "-")
         default = getattr(defaults, field.name)
-        if field.name == "direction":
-            parser.add_argument(flag, choices=DIRECTIONS, default=default)
+        if field.name == "start_from":
+            parser.add_argument(flag, default=argparse.SUPPRESS, metavar="MODEL",
+                                help="fine-tune this language model on the corpus (ULMFiT stage 2 at any scale): a "
+                                     "shipped name (english) or a file; its size and vocabulary carry over")
+        elif field.name == "direction":
+            parser.add_argument(flag, choices=DIRECTIONS, default=argparse.SUPPRESS, help=f"default {default}")
         elif field.name in ("max_tokens", "n_sampled"):
-            parser.add_argument(flag, type=_optional_count, default=default,
+            parser.add_argument(flag, type=_optional_count, default=argparse.SUPPRESS,
                                 help=f"default {default}; 'none' for no limit / full softmax")
         else:
             kind = type(default)
-            parser.add_argument(flag, type=parse_count if kind is int else kind, default=default,
-                                help=f"default {default}")
+            help_text = f"default {default}" + (" (with --start-from: that model's)" if field.name in SIZE_FIELDS else "")
+            parser.add_argument(flag, type=parse_count if kind is int else kind, default=argparse.SUPPRESS,
+                                help=help_text)
     return parser
 
 
@@ -645,7 +720,7 @@ def _optional_count(text: str) -> int | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line: ``python -m sk_ulmfit.pretrain --help``."""
     args = build_parser().parse_args(argv)
-    recipe = {field.name: getattr(args, field.name) for field in dataclasses.fields(Recipe)}
+    recipe = {field.name: getattr(args, field.name) for field in dataclasses.fields(Recipe) if hasattr(args, field.name)}
     try:
         pretrain_language_model(
             args.corpus, args.output, checkpoint_dir=args.checkpoint_dir, cache_dir=args.cache_dir,

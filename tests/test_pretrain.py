@@ -13,10 +13,13 @@ import torch.nn.functional as F
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
 from sk_ulmfit._corpus import Corpus, TokenCache, iter_documents, source_name
+from sk_ulmfit._pretrained import metadata_file
 from sk_ulmfit._sampled_softmax import SampledSoftmax, make_sampler
 from sk_ulmfit._text import Vocabulary, tokenize
 from sk_ulmfit.pretrain import (
     CHECKPOINT_FILE,
+    Recipe,
+    _started_from,
     build_parser,
     main,
     parse_count,
@@ -235,3 +238,65 @@ def test_vocabulary_from_counts_is_fastai_layout():
     vocab = Vocabulary.from_counts(Counter({"the": 5, "a": 3, "rare": 1}), min_freq=2, max_vocab=100)
     assert vocab.itos[:2] == ["xxunk", "xxpad"] and "the" in vocab.stoi and "rare" not in vocab.stoi
     assert len(vocab) % 8 == 0
+
+
+def test_fine_tuning_starts_from_a_model_and_extends_its_vocabulary(corpus_files, tiny_pretrained, tmp_path):
+    """``start_from``: the model's size, its vocabulary first with the corpus's new tokens after
+    it, known rows kept and new ones the mean row; the first export is the starting point."""
+    tiny_pretrained.save(tmp_path / "start.pt")
+    start_itos = [t for t in tiny_pretrained.vocab_.itos if t != "xxfake"]
+    sized = {k: v for k, v in TINY_RUN.items() if k not in ("emb_size", "hidden_size", "n_layers")}
+    still = pretrain_language_model(corpus_files, tmp_path / "still.pt", checkpoint_dir=tmp_path / "still",
+                                    cache_dir=tmp_path / "cache", verbose=0, precision="float32",
+                                    start_from=tmp_path / "start.pt",
+                                    **{**sized, "max_vocab": 4000, "lr": 1e-12, "max_tokens": 300})
+    assert still.config_.hidden_size == tiny_pretrained.config_.hidden_size
+    assert still.vocab_.itos[:len(start_itos)] == start_itos and len(still.vocab_) > len(start_itos) + 100
+    before = tiny_pretrained.model_.state_dict()["0.encoder.weight"]
+    after = still.model_.state_dict()["0.encoder.weight"]
+    torch.testing.assert_close(after[:len(start_itos)], before[:len(start_itos)], rtol=0, atol=1e-6)
+    mean_row = before.mean(0)
+    torch.testing.assert_close(after[len(start_itos) + 5], mean_row, rtol=0, atol=1e-6)
+    metadata = json.loads((tmp_path / "still.json").read_text())
+    assert metadata["recipe"]["start_from"] == str(tmp_path / "start.pt")
+    assert metadata["started_from"] == {"model": str(tmp_path / "start.pt")}  # no metadata file beside it
+    assert metadata["history"][0]["tokens_seen"] == 0
+
+    tuned = pretrain_language_model(corpus_files, tmp_path / "tuned.pt", checkpoint_dir=tmp_path / "tuned",
+                                    cache_dir=tmp_path / "cache", verbose=0, start_from=tmp_path / "start.pt",
+                                    **{**sized, "max_vocab": 4000, "epochs": 2})
+    history = json.loads((tmp_path / "tuned.json").read_text())["history"]
+    first, last = history[0]["valid_perplexity"], history[-1]["valid_perplexity"]
+    assert all(last[source] < first[source] for source in first), (first, last)
+    assert tuned.vocab_ == still.vocab_
+    _run(corpus_files, tmp_path / "random", max_tokens=300, max_vocab=4000)
+    random_first = json.loads((tmp_path / "random" / "lm.json").read_text())["history"][0]
+    assert first["wiki"] < random_first["valid_perplexity"]["wiki"]  # the start already knows English
+
+
+def test_a_fine_tuning_run_resumes_without_its_starting_file(corpus_files, tiny_pretrained, tmp_path, capsys):
+    tiny_pretrained.save(tmp_path / "start.pt")
+    args = [str(p) for p in corpus_files] + [
+        "--output", str(tmp_path / "tuned.pt"), "--checkpoint-dir", str(tmp_path / "run"),
+        "--start-from", str(tmp_path / "start.pt"), "--batch-size", "8", "--bptt", "16", "--max-vocab", "4k",
+        "--min-freq", "1", "--valid-permille", "100", "--max-tokens", "2k", "--time-budget", "0"]
+    assert main(args) == 0
+    assert "new from the corpus" in capsys.readouterr().out
+    (tmp_path / "start.pt").unlink()
+    assert main(args + ["--resume"]) == 0
+    state = _weights(tmp_path / "run" / CHECKPOINT_FILE)
+    assert state["global_step"] == 2 and state["recipe"]["hidden_size"] == 32
+    assert main(args + ["--resume", "--hidden-size", "48"]) == 2
+    assert "a run that starts from a model keeps its size" in capsys.readouterr().err
+    tiny_pretrained.save(tmp_path / "start.pt")
+    with pytest.raises(ValueError, match="keeps its size"):
+        pretrain_language_model(corpus_files, tmp_path / "x.pt", checkpoint_dir=tmp_path / "x", verbose=0,
+                                start_from=tmp_path / "start.pt", emb_size=400)
+
+
+def test_a_run_from_a_shipped_model_records_what_that_model_was_trained_on():
+    shipped = json.loads(metadata_file("english", "backward").read_text())
+    record = _started_from(Recipe(start_from="english", direction="backward"))
+    assert record["model"] == "english" and shipped["direction"] == "backward"
+    assert record["tokens_seen"] == shipped["tokens_seen"] and record["corpus_files"] == shipped["corpus_files"]
+    assert metadata_file("no-such-model.pt", "forward") is None
