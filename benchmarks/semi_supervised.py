@@ -35,12 +35,12 @@ from common import machine, model_version, report
 from sklearn.model_selection import train_test_split
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
+from sk_ulmfit._classifier import DIRECTION_SETS
 from sk_ulmfit._corpus import iter_documents
 from sk_ulmfit.datasets import fetch_imdb, get_data_home
 from sk_ulmfit.pretrain import parse_duration, pretrain_language_model
 
 OUT = Path(__file__).with_name("out")
-DIRECTIONS = {"forward": ("forward",), "both": ("forward", "backward")}
 
 
 def split(data_home, n_labelled: int, n_test: int, seed: int):
@@ -87,8 +87,10 @@ def pretrained_stage2(model: str, direction: str, texts: list[str], epochs: int,
     """Stage 2 as ``pretrain_language_model(start_from=model)`` into ``path``: returns its
     training seconds, or ``None`` while the run is incomplete (the same call resumes it)."""
     metadata = path.with_suffix(".json")
-    if metadata.is_file() and json.loads(metadata.read_text())["complete"]:
-        return json.loads(metadata.read_text())["train_seconds"]
+    if metadata.is_file():
+        record = json.loads(metadata.read_text())
+        if record["complete"]:
+            return record["train_seconds"]
     corpus = OUT / f"imdb_unsup_{len(texts)}_seed{seed}.jsonl"
     if not corpus.is_file():
         OUT.mkdir(parents=True, exist_ok=True)
@@ -109,7 +111,7 @@ def main() -> None:
     parser.add_argument("--unlabelled", type=int, default=50000)
     parser.add_argument("--test", type=int, default=1000)
     parser.add_argument("--lm-epochs", type=int, default=1)
-    parser.add_argument("--direction", choices=list(DIRECTIONS), default="forward",
+    parser.add_argument("--direction", choices=["forward", "both"], default="forward",
                         help="the classifiers' reading directions; 'both' fine-tunes a backward model too")
     parser.add_argument("--stage2", choices=["estimator", "pretrain"], default="estimator",
                         help="stage 2 by ULMFiTLanguageModel.fit, or by the pretraining command (start_from)")
@@ -122,7 +124,7 @@ def main() -> None:
     unlabelled, left_out = unlabelled_reviews(args.data_home, args.unlabelled, args.seed)
     stage2, stage2_seconds = {}, 0.0
     deadline = None if args.time_budget is None else time.monotonic() + args.time_budget
-    for direction in DIRECTIONS[args.direction]:
+    for direction in DIRECTION_SETS[args.direction]:
         version = hashlib.sha1(model_version(args.model, direction).encode()).hexdigest()[:8]  # a new file: a new run
         kind = "stage2" if args.stage2 == "estimator" else "stage2p"
         path = OUT / (f"imdb_{kind}_{Path(args.model).stem}-{version}_{len(unlabelled)}_{args.lm_epochs}ep"

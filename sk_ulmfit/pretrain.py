@@ -42,7 +42,7 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 from ._atomic import atomic_target
 from ._corpus import Corpus, TokenCache
 from ._distributed import any_process, data_parallel, is_writer, shard, wait_for_all, world, writer_first
-from ._language_model import DIRECTIONS, ULMFiTLanguageModel
+from ._language_model import ULMFiTLanguageModel
 from ._lm_data import n_windows, stream_windows
 from ._model import LanguageModelConfig, aligned_weights, build_language_model, state_dict_on_cpu
 from ._persistence import (
@@ -53,7 +53,7 @@ from ._persistence import (
     read_language_model,
     write_payload,
 )
-from ._pretrained import metadata_file, resolve
+from ._pretrained import DIRECTIONS, metadata_file, resolve
 from ._sampled_softmax import make_sampler
 from ._schedule import StageRates, make_optimizer
 from ._text import FAKE, Vocabulary
@@ -292,8 +292,9 @@ def _recipe_and_start(given: dict, checkpoint: dict | None) -> tuple[Recipe, Sav
     given = dict(given)
     if given.get("start_from") is None:
         return Recipe(**given).check(), None
-    spec = given["start_from"] = os.fspath(given["start_from"]) if isinstance(given["start_from"], os.PathLike) \
-        else given["start_from"]
+    spec = given["start_from"]
+    if isinstance(spec, os.PathLike):
+        spec = given["start_from"] = os.fspath(spec)
     Recipe(**given).check()  # a bad start_from is refused before anything is read
     start = None
     if checkpoint is None:
@@ -507,6 +508,7 @@ class _Exporter:
                  precision: str, log: Callable[[str], None]):
         self.output, self.checkpoint_dir, self.corpus = output, checkpoint_dir, corpus
         self.recipe, self.precision, self.log = recipe, precision, log
+        self.started_from = None if recipe.start_from is None else _started_from(recipe)  # read once per run
 
     def export(self, run: _Run, valid_tokens: int, snapshot: str | None = None) -> Path:
         losses = run.validation_losses(valid_tokens)
@@ -541,7 +543,7 @@ class _Exporter:
             "lr_schedule": LR_SCHEDULE, "corpus": self.corpus.describe(),
             "corpus_files": [shard.name for shard in self.corpus.shards],
             "machine": machine_description(run.device), "file_bytes": path.stat().st_size,
-            **({} if self.recipe.start_from is None else {"started_from": _started_from(self.recipe)}),
+            **({} if self.started_from is None else {"started_from": self.started_from}),
             "history": run.history,
         }
         _write_json(path.with_suffix(".json"), metadata)
