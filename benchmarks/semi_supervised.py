@@ -16,7 +16,9 @@ slow row without stage 2).
 ``--stage2 pretrain`` runs stage 2 with the pretraining command instead
 (``pretrain_language_model(start_from=model)``, one file of the kept reviews written to
 ``benchmarks/out/``): checkpoints every five minutes, and ``--time-budget`` stops it there; the
-same command resumes it exactly and runs the classifiers once stage 2 is complete.
+same command resumes it exactly and runs the classifiers once stage 2 is complete. ``--passes 2``
+runs the command a second time, from the first pass's model, over the same reviews in another
+order (the first pass's file is reused).
 
     python benchmarks/semi_supervised.py --data-home ../shared/data --labelled 1000 --unlabelled 50000
     python benchmarks/semi_supervised.py --stage2 pretrain --direction both --time-budget 2h
@@ -88,7 +90,8 @@ def stage2_model(model: str, direction: str, texts: list[str], epochs: int, seed
 def pretrained_stage2(model: str, direction: str, texts: list[str], epochs: int, seed: int, path: Path,
                       time_budget: float | None) -> float | None:
     """Stage 2 as ``pretrain_language_model(start_from=model)`` into ``path``: returns its
-    training seconds, or ``None`` while the run is incomplete (the same call resumes it)."""
+    training seconds, or ``None`` while the run is incomplete (the same call resumes it).
+    ``model`` is a shipped name or the file of an earlier pass."""
     metadata = path.with_suffix(".json")
     if metadata.is_file():
         record = json.loads(metadata.read_text())
@@ -120,11 +123,16 @@ def main() -> None:
                         help="stage 2 by ULMFiTLanguageModel.fit, or by the pretraining command (start_from)")
     parser.add_argument("--time-budget", type=parse_duration,
                         help="with --stage2 pretrain: stop stage 2 after this long (run again to resume)")
+    parser.add_argument("--passes", type=int, default=1,
+                        help="with --stage2 pretrain: run the command this many times, each from the last "
+                             "one's model (another document order each time)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-no-stage2", action="store_true",
                         help="leave out the row without stage 2 (another classifier fit: minutes to half an hour)")
     parser.add_argument("--write", action="store_true", help="write the table into RESULTS.md")
     args = parser.parse_args()
+    if args.passes < 1 or (args.passes > 1 and args.stage2 != "pretrain"):
+        parser.error("--passes takes 1 or more, and more than 1 only with --stage2 pretrain")
     X_train, y_train, X_test, y_test = split(args.data_home, args.labelled, args.test, args.seed)
     unlabelled, left_out = unlabelled_reviews(args.data_home, args.unlabelled, args.seed)
     stage2, stage2_seconds = {}, 0.0
@@ -135,19 +143,27 @@ def main() -> None:
         path = OUT / (f"imdb_{kind}_{Path(args.model).stem}-{version}_{len(unlabelled)}_{args.lm_epochs}ep"
                       f"_seed{args.seed}{'' if direction == 'forward' else '_bwd'}.pt")
         if args.stage2 == "estimator":
-            seconds = stage2_model(args.model, direction, unlabelled, args.lm_epochs, args.seed, path)
+            stage2_seconds += stage2_model(args.model, direction, unlabelled, args.lm_epochs, args.seed, path)
         else:
-            budget = None if deadline is None else max(0.0, deadline - time.monotonic())
-            seconds = pretrained_stage2(args.model, direction, unlabelled, args.lm_epochs, args.seed, path, budget)
-            if seconds is None:
-                sys.exit(f"stage 2 ({direction}) is not complete: run the same command again to resume it")
-        stage2_seconds += seconds
+            start_from = args.model
+            for number in range(1, args.passes + 1):  # pass 1 keeps the name it has always had
+                done = path if number == 1 else path.with_name(f"{path.stem}_pass{number}.pt")
+                budget = None if deadline is None else max(0.0, deadline - time.monotonic())
+                seconds = pretrained_stage2(start_from, direction, unlabelled, args.lm_epochs,
+                                            args.seed + number - 1, done, budget)
+                if seconds is None:
+                    sys.exit(f"stage 2 ({direction}, pass {number}) is not complete: run the same command "
+                             "again to resume it")
+                stage2_seconds += seconds
+                start_from = str(done)
+            path = done
         stage2[direction] = str(path)
 
     reading = {"forward": "", "backward": ", backward", "both": ", both directions"}[args.direction]
     by = "" if args.stage2 == "estimator" else " by the pretraining command"
+    passes = f"{args.passes} passes of " if args.stage2 == "pretrain" and args.passes > 1 else ""
     rows = [(f"ULMFiT ({args.model}{reading}) + stage 2{by} on {len(unlabelled):,} unlabelled reviews "
-             f"({args.lm_epochs} epoch{'s' if args.lm_epochs > 1 else ''})",
+             f"({passes}{args.lm_epochs} epoch{'s' if args.lm_epochs > 1 else ''})",
              ULMFiTClassifier(pretrained=stage2, direction=args.direction, language_model=None,
                               random_state=args.seed), stage2_seconds),
             *([] if args.skip_no_stage2 else [
@@ -167,7 +183,8 @@ def main() -> None:
         print(lines[-1], flush=True)
     report("## Semi-supervised: IMDb with few labels and stage 2 on unlabelled reviews",
            f"`python benchmarks/semi_supervised.py --labelled {args.labelled} --unlabelled {args.unlabelled} "
-           f"--test {args.test} --model {args.model} --direction {args.direction} --stage2 {args.stage2}`: IMDb, "
+           f"--test {args.test} --model {args.model} --direction {args.direction} --stage2 {args.stage2}"
+           f"{f' --passes {args.passes}' if args.passes > 1 else ''}`: IMDb, "
            f"{args.labelled:,} labelled training reviews "
            f"(stratified), {args.test:,} test reviews (stratified); stage 2 on {len(unlabelled):,} of the "
            f"unlabelled reviews ({left_out} copies of test reviews left out of the file first). Defaults "

@@ -48,6 +48,14 @@ def _assert_same_weights(a: dict, b: dict, **tolerance) -> None:
         torch.testing.assert_close(a[name], b[name], **tolerance, msg=lambda m: f"{name}: {m}")
 
 
+def _assert_close_in_norm(a: dict, b: dict, rtol: float) -> None:
+    """Every tensor of ``a`` within ``rtol`` of ``b``'s, in relative Frobenius norm."""
+    assert a.keys() == b.keys()
+    for name in a:
+        difference = (a[name].double() - b[name].double()).norm() / b[name].double().norm().clamp_min(1e-12)
+        assert difference <= rtol, f"{name}: relative difference {difference:.2e} > {rtol:.0e}"
+
+
 @pytest.fixture(scope="module")
 def lm_runs(data_home, tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp-lm")
@@ -79,16 +87,22 @@ def test_classifier_with_stage_2_trains_data_parallel_like_one_process(data_home
     losses = [record["train_loss"] for record in rank0["history"]]
     assert losses[-1] < losses[0]
     # one process on the same global batches: BatchNorm normalises each global batch as a
-    # whole and every text keeps its padding. Adam turns the float noise of summing in
-    # another order into steps of up to ~1e-4 where a gradient is nearly 0 (BatchNorm
-    # weights), hence atol 1e-3 on weights; losses and probabilities agree to ~1e-5.
-    # (Per-process BatchNorm or padding differ by up to 1e-1 in weights, 1e-3 in losses.)
+    # whole and every text keeps its padding. Summing in another order (other threads,
+    # other processes) differs in the last float bits, and Adam's steps where a gradient is
+    # nearly 0 grow that over the fit. Measured on 2 AVX2 cores, the pytest process on one
+    # thread (OMP_NUM_THREADS=1): every tensor within 2.4e-3 in relative norm, losses 1.8e-4,
+    # probabilities 1.1e-3; with per-process BatchNorm instead (the error this guards
+    # against) 1.3, 1.9e-2 and 6.7e-2. The tolerances sit between the two.
     alone = outcome(fit("classifier", data_home, tmp_path / "lm.pt"), data_home)
-    _assert_same_weights(rank0["state"], alone["state"], rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose([r["train_loss"] for r in alone["history"]], losses, rtol=1e-5)
-    for key in "valid_loss", "valid_accuracy":  # each process scored half of the validation set
-        np.testing.assert_allclose([r[key] for r in alone["history"]], [r[key] for r in rank0["history"]], rtol=1e-4)
-    np.testing.assert_allclose(alone["predictions"], rank0["predictions"], rtol=0, atol=1e-4)
+    _assert_close_in_norm(rank0["state"], alone["state"], rtol=2e-2)
+    np.testing.assert_allclose([r["train_loss"] for r in alone["history"]], losses, rtol=2e-3)
+    # each process scored half of the validation set (60 texts): the accuracy may differ by
+    # the one text whose top two probabilities are closer than that noise
+    valid = {key: ([r[key] for r in alone["history"]], [r[key] for r in rank0["history"]])
+             for key in ("valid_loss", "valid_accuracy")}
+    np.testing.assert_allclose(*valid["valid_loss"], rtol=2e-3)
+    np.testing.assert_allclose(*valid["valid_accuracy"], rtol=0, atol=1 / 60 + 1e-9)
+    np.testing.assert_allclose(alone["predictions"], rank0["predictions"], rtol=0, atol=1e-2)
     loaded = ULMFiTClassifier.load(tmp_path / "model.pt", device="cpu")
     np.testing.assert_allclose(loaded.predict_proba(texts(data_home)[2]), rank0["predictions"], rtol=1e-5)
 
