@@ -88,10 +88,14 @@ def stage2_model(model: str, direction: str, texts: list[str], epochs: int, seed
 
 
 def pretrained_stage2(model: str, direction: str, texts: list[str], epochs: int, seed: int, path: Path,
-                      time_budget: float | None) -> float | None:
+                      time_budget: float | None, order_seed: int) -> float | None:
     """Stage 2 as ``pretrain_language_model(start_from=model)`` into ``path``: returns its
     training seconds, or ``None`` while the run is incomplete (the same call resumes it).
-    ``model`` is a shipped name or the file of an earlier pass."""
+
+    ``model`` is a shipped name or the file of an earlier pass. ``seed`` is the one that drew
+    ``texts``: it names their corpus file, whose name decides which reviews are held back,
+    so every pass holds back the same ones. ``order_seed`` orders the training reviews.
+    """
     metadata = path.with_suffix(".json")
     if metadata.is_file():
         record = json.loads(metadata.read_text())
@@ -104,7 +108,7 @@ def pretrained_stage2(model: str, direction: str, texts: list[str], epochs: int,
                           encoding="utf-8")
     pretrain_language_model([corpus], path, checkpoint_dir=path.with_suffix(".run"), cache_dir=OUT / "token-cache",
                             resume=True, time_budget=time_budget, n_jobs=-1, start_from=model, direction=direction,
-                            epochs=epochs, lr=2e-3, drop_mult=0.3, max_vocab=60000, seed=seed)
+                            epochs=epochs, lr=2e-3, drop_mult=0.3, max_vocab=60000, seed=order_seed)
     record = json.loads(metadata.read_text())
     return record["train_seconds"] if record["complete"] else None
 
@@ -149,8 +153,8 @@ def main() -> None:
             for number in range(1, args.passes + 1):  # pass 1 keeps the name it has always had
                 done = path if number == 1 else path.with_name(f"{path.stem}_pass{number}.pt")
                 budget = None if deadline is None else max(0.0, deadline - time.monotonic())
-                seconds = pretrained_stage2(start_from, direction, unlabelled, args.lm_epochs,
-                                            args.seed + number - 1, done, budget)
+                seconds = pretrained_stage2(start_from, direction, unlabelled, args.lm_epochs, args.seed, done,
+                                            budget, order_seed=args.seed + number - 1)
                 if seconds is None:
                     sys.exit(f"stage 2 ({direction}, pass {number}) is not complete: run the same command "
                              "again to resume it")
