@@ -165,7 +165,7 @@ def main() -> None:
 
     reading = {"forward": "", "backward": ", backward", "both": ", both directions"}[args.direction]
     by = "" if args.stage2 == "estimator" else " by the pretraining command"
-    passes = f"{args.passes} passes of " if args.stage2 == "pretrain" and args.passes > 1 else ""
+    passes = f"{args.passes} passes of " if args.passes > 1 else ""  # more than one: --stage2 pretrain
     rows = [(f"ULMFiT ({args.model}{reading}) + stage 2{by} on {len(unlabelled):,} unlabelled reviews "
              f"({passes}{args.lm_epochs} epoch{'s' if args.lm_epochs > 1 else ''})",
              ULMFiTClassifier(pretrained=stage2, direction=args.direction, language_model=None,

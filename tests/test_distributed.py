@@ -98,10 +98,10 @@ def test_classifier_with_stage_2_trains_data_parallel_like_one_process(data_home
     np.testing.assert_allclose([r["train_loss"] for r in alone["history"]], losses, rtol=2e-3)
     # each process scored half of the validation set (60 texts): the accuracy may differ by
     # the one text whose top two probabilities are closer than that noise
-    valid = {key: ([r[key] for r in alone["history"]], [r[key] for r in rank0["history"]])
-             for key in ("valid_loss", "valid_accuracy")}
-    np.testing.assert_allclose(*valid["valid_loss"], rtol=2e-3)
-    np.testing.assert_allclose(*valid["valid_accuracy"], rtol=0, atol=1 / 60 + 1e-9)
+    np.testing.assert_allclose([r["valid_loss"] for r in alone["history"]],
+                               [r["valid_loss"] for r in rank0["history"]], rtol=2e-3)
+    np.testing.assert_allclose([r["valid_accuracy"] for r in alone["history"]],
+                               [r["valid_accuracy"] for r in rank0["history"]], rtol=0, atol=1 / 60 + 1e-9)
     np.testing.assert_allclose(alone["predictions"], rank0["predictions"], rtol=0, atol=1e-2)
     loaded = ULMFiTClassifier.load(tmp_path / "model.pt", device="cpu")
     np.testing.assert_allclose(loaded.predict_proba(texts(data_home)[2]), rank0["predictions"], rtol=1e-5)
