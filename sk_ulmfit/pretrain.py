@@ -31,6 +31,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -272,6 +273,7 @@ def pretrain_language_model(
     exporter = _Exporter(Path(output), checkpoint_dir, data, recipe, precision, log)
     if start is not None:
         _log_vocabulary(log, recipe, start, data.vocab)
+        _warn_renamed_sources(recipe.start_from, _start_metadata(recipe).get("corpus") or {}, data.describe())
         exporter.export(run, valid_tokens)  # where fine-tuning starts: the held-back perplexity before it
     deadline = None if time_budget is None else started + time_budget
     run.train(
@@ -550,15 +552,43 @@ class _Exporter:
         return path
 
 
+def _start_metadata(recipe: Recipe) -> dict:
+    """The metadata JSON beside the model a fine-tuning run starts from (``{}`` if none)."""
+    path = metadata_file(recipe.start_from, recipe.direction)
+    return {} if path is None else json.loads(path.read_text(encoding="utf-8"))
+
+
 def _started_from(recipe: Recipe) -> dict:
     """What a fine-tuning run started from: the model named, and what its metadata says of it."""
-    record = {"model": recipe.start_from}
-    path = metadata_file(recipe.start_from, recipe.direction)
-    if path is not None:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-        record.update({key: metadata[key] for key in ("tokens_seen", "corpus_files", "valid_perplexity", "started_from")
-                       if key in metadata})
-    return record
+    metadata = _start_metadata(recipe)
+    return {"model": recipe.start_from,
+            **{key: metadata[key] for key in ("tokens_seen", "corpus_files", "valid_perplexity", "started_from")
+               if key in metadata}}
+
+
+def _warn_renamed_sources(start_from: str, start_corpus: dict, corpus: dict) -> None:
+    """Warn when a source of this corpus has exactly the documents and tokens of one of the
+    starting model's sources under another name (``describe()`` summaries).
+
+    Documents are held back by a hash of their source's name, so the same texts under another
+    name are split otherwise: the run validates on documents its starting model trained on.
+    """
+    def size(entry: dict) -> tuple[int, int]:
+        return (entry.get("documents", 0) + entry.get("valid_documents", 0),  # older metadata may lack them
+                entry.get("tokens", 0) + entry.get("valid_tokens", 0))
+
+    for source, entry in corpus.items():
+        if source in start_corpus:
+            continue
+        twins = [name for name, other in start_corpus.items() if size(other) == size(entry)]
+        if twins:
+            warnings.warn(
+                f"source {source!r} has the same {size(entry)[0]:,} documents and {size(entry)[1]:,} tokens as "
+                f"{twins[0]!r}, a source of start_from={start_from!r}: documents are held back by a hash of "
+                f"their source's name (the file name less its shard number and extensions), so under another "
+                f"name other documents are held back, some of which the starting model trained on, and the "
+                f"held-back perplexity is not comparable with that model's. If these are the same texts, "
+                f"name the file as before ({twins[0]!r}).", UserWarning, stacklevel=3)
 
 
 def machine_description(device: torch.device) -> str:

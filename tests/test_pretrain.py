@@ -5,6 +5,7 @@ import gzip
 import itertools
 import json
 import lzma
+import warnings
 
 import numpy as np
 import pytest
@@ -292,6 +293,31 @@ def test_a_fine_tuning_run_resumes_without_its_starting_file(corpus_files, tiny_
     with pytest.raises(ValueError, match="keeps its size"):
         pretrain_language_model(corpus_files, tmp_path / "x.pt", checkpoint_dir=tmp_path / "x", verbose=0,
                                 start_from=tmp_path / "start.pt", emb_size=400)
+
+
+def test_the_same_texts_under_another_name_warn_that_other_documents_are_held_back(corpus_files, tmp_path):
+    """Held-back documents follow the source's name: a second pass over a renamed copy of the
+    first pass's file would validate on documents the first pass trained on."""
+    news = corpus_files[2]
+    renamed = tmp_path / "press.txt.bz2"
+    renamed.write_bytes(news.read_bytes())
+    run = {**TINY_RUN, "max_tokens": 300}
+    pretrain_language_model([news], tmp_path / "first.pt", checkpoint_dir=tmp_path / "first",
+                            cache_dir=tmp_path / "cache", verbose=0, **run)
+    sized = {k: v for k, v in run.items() if k not in ("emb_size", "hidden_size", "n_layers")}
+    with pytest.warns(UserWarning, match=r"source 'press' has the same .* as 'news'.*name the file as before"):
+        pretrain_language_model([renamed], tmp_path / "renamed.pt", checkpoint_dir=tmp_path / "renamed",
+                                cache_dir=tmp_path / "cache", verbose=0, start_from=tmp_path / "first.pt", **sized)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pretrain_language_model([news], tmp_path / "second.pt", checkpoint_dir=tmp_path / "second",
+                                cache_dir=tmp_path / "cache", verbose=0, start_from=tmp_path / "first.pt", **sized)
+    assert not [w for w in caught if "held back" in str(w.message)]
+    second = json.loads((tmp_path / "second.json").read_text())
+    first = json.loads((tmp_path / "first.json").read_text())
+    # the same held-back documents: where the second pass starts is where the first one ended
+    assert second["history"][0]["valid_perplexity"] == pytest.approx(first["valid_perplexity"], rel=1e-2)
+    assert second["corpus"] == first["corpus"]
 
 
 def test_a_run_from_a_shipped_model_records_what_that_model_was_trained_on():
