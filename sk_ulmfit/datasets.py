@@ -12,6 +12,7 @@ import contextlib
 import functools
 import gzip
 import hashlib
+import json
 import lzma
 import os
 import re
@@ -75,6 +76,12 @@ _REMOTES: dict[str, _Remote] = {
         _AG_NEWS_URL + "test.csv",
         "sha256:521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699",
     ),
+    # sha256 of the UCI KDD archive's tarball (the 22 SGML files of Distribution 1.0), as published
+    # by HuggingFace datasets (datasets/reuters21578/dataset_infos.json, 8,150,596 bytes).
+    "reuters21578": _Remote(
+        "https://kdd.ics.uci.edu/databases/reuters21578/reuters21578.tar.gz",
+        "sha256:3bae43c9b14e387f76a61b6d82bf98a4fb5d3ef99ef7e7075ff2ccbcf59f9d30",
+    ),
     # md5 of the archive as published by torchtext (datasets/wikitext2.py).
     "wikitext2": _Remote(
         "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
@@ -85,6 +92,12 @@ _REMOTES: dict[str, _Remote] = {
 _AG_NEWS_CLASSES = ("World", "Sports", "Business", "Sci/Tech")
 _IMDB_MEMBER = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 _IMDB_COLUMNS = ["label", "text", "id", "rating"]
+_REUTERS_STORY = re.compile(r"<REUTERS ([^>]*)>(.*?)</REUTERS>", re.DOTALL)
+_REUTERS_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+_REUTERS_TOPICS = re.compile(r"<TOPICS>(.*?)</TOPICS>", re.DOTALL)
+_REUTERS_TEXT = re.compile(r'<TEXT(?: TYPE="(\w+)")?>(.*?)</TEXT>', re.DOTALL)
+_REUTERS_NUMERIC_REFERENCE = re.compile(r"&#(\d+);")
+_REUTERS_SIGN_OFF = re.compile(r"\s*\breuter\s*$", re.IGNORECASE)
 
 _DESCR = {
     "trec": "TREC question classification (Li & Roth, 2002): 5,452 train / 500 test questions, "
@@ -195,6 +208,78 @@ def _convert_imdb_archive(archive: Path, folder: Path) -> None:
             frame.to_csv(out, index=False, lineterminator="\n")
 
 
+def _reuters_text(markup: str) -> str:
+    """Plain text of SGML markup: entities undone, references to control characters (wire noise) dropped."""
+    def character(match: re.Match) -> str:
+        code = int(match.group(1))
+        return "" if code < 32 or code == 127 else chr(code)
+
+    text = _REUTERS_NUMERIC_REFERENCE.sub(character, markup)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _reuters_body(markup: str) -> str:
+    """A story's body: the "Reuter" sign-off (twice where it was signed twice) and outer blank lines removed."""
+    body = _reuters_text(markup).rstrip()
+    for _ in range(2):
+        body = _REUTERS_SIGN_OFF.sub("", body)
+    return body.rstrip().lstrip("\n")
+
+
+def _reuters_story(attributes: str, element: str) -> dict:
+    """One ``<REUTERS>`` element as ``id``, ``split``, ``topics_flag``, ``topics`` and ``text``.
+
+    The text is the title (whitespace collapsed: long titles wrap on the wire), a line break and the
+    body; a ``BRIEF`` story is its title alone, an ``UNPROC`` story (no markup) its whole text.
+    """
+    attribute = dict(_REUTERS_ATTRIBUTE.findall(attributes))
+    topics = _REUTERS_TOPICS.search(element)
+    kind, content = _REUTERS_TEXT.search(element).groups()
+    if kind == "UNPROC":
+        text = _reuters_body(content)
+    else:
+        title = re.search(r"<TITLE>(.*?)</TITLE>", content, re.DOTALL)
+        body = re.search(r"<BODY>(.*?)</BODY>", content, re.DOTALL) if kind != "BRIEF" else None
+        parts = [" ".join(_reuters_text(title.group(1)).split()) if title else "",
+                 _reuters_body(body.group(1)) if body else ""]
+        text = "\n".join(part for part in parts if part)
+    return {"id": int(attribute["NEWID"]), "split": attribute["LEWISSPLIT"], "topics_flag": attribute["TOPICS"],
+            "topics": re.findall(r"<D>(.*?)</D>", topics.group(1)) if topics else [], "text": text}
+
+
+def _modapte(stories: list[dict]) -> dict[str, list[dict]]:
+    """The ModApte split with the 90 topics that have a training and a test story (Yang & Liu, 1999).
+
+    Train: ``LEWISSPLIT="TRAIN"``, test: ``"TEST"``, both with ``TOPICS="YES"`` and a topic; topics
+    are kept if both parts have them, and a story left with none of them is dropped.
+    """
+    parts = {
+        split: [s for s in stories if s["split"] == split.upper() and s["topics_flag"] == "YES" and s["topics"]]
+        for split in ("train", "test")
+    }
+    kept = set.intersection(*({t for s in part for t in s["topics"]} for part in parts.values()))
+    records = {}
+    for split, part in parts.items():
+        rows = ({"id": s["id"], "text": s["text"], "labels": sorted(set(s["topics"]) & kept)} for s in part)
+        records[split] = sorted((row for row in rows if row["labels"]), key=lambda row: row["id"])
+    return records
+
+
+def _convert_reuters_archive(archive: Path, folder: Path) -> None:
+    """Convert the Reuters-21578 tarball (``reut2-*.sgm``) into ``folder/{train,test}.jsonl.xz``."""
+    stories = []
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            if member.isfile() and re.search(r"(?:^|/)reut2-\d+\.sgm$", member.name):
+                markup = tar.extractfile(member).read().decode("latin-1")
+                stories.extend(_reuters_story(*match.groups()) for match in _REUTERS_STORY.finditer(markup))
+    for split, rows in _modapte(stories).items():
+        if not rows:
+            raise OSError(f"{archive.name} has no {split} story with a topic")
+        with atomic_target(folder / f"{split}.jsonl.xz") as tmp, lzma.open(tmp, "wt", encoding="utf-8") as out:
+            out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
 def _fetch_trec(folder: Path, key: str, filename: str) -> None:
     """Download one raw TREC ``.label`` file into ``folder``."""
     _download(_REMOTES[key].url, folder / filename, _REMOTES[key].checksum)
@@ -217,6 +302,12 @@ def _fetch_ag_news(folder: Path) -> None:
     """Download AG News test.csv and store it as ``test.csv.gz``."""
     with _downloaded(_REMOTES["ag_news_test"], folder) as csv_path, open(csv_path, "rb") as src:
         _gzip_stream(src, folder / "test.csv.gz")
+
+
+def _fetch_reuters21578(folder: Path) -> None:
+    """Download the Reuters-21578 SGML tarball and convert it into ``folder/{train,test}.jsonl.xz``."""
+    with _downloaded(_REMOTES["reuters21578"], folder) as archive:
+        _convert_reuters_archive(archive, folder)
 
 
 def _fetch_wikitext2(folder: Path) -> None:
@@ -438,6 +529,7 @@ def fetch_reuters21578(
     subset: Literal["train", "test"] = "train",
     *,
     data_home: str | os.PathLike | None = None,
+    download_if_missing: bool = True,
     return_X_y: bool = False,
 ) -> Bunch | tuple[list[str], np.ndarray]:
     """Load Reuters-21578 (ModApte split, 90 topics): multi-label newswire classification.
@@ -449,8 +541,12 @@ def fetch_reuters21578(
     data_home : str or path-like, default=None
         Data folder; see :func:`get_data_home`. Reads
         ``{data_home}/reuters21578/{subset}.jsonl.xz`` (JSON Lines: ``id``, ``text``,
-        ``labels``). There is no download: the ModApte 90-topic files are made from the
-        SGML distribution (see that folder's SOURCES.md).
+        ``labels``).
+    download_if_missing : bool, default=True
+        Download the SGML distribution (``reuters21578.tar.gz``, 8 MB, from the UCI KDD
+        archive) if the files are missing, and make both files from it: ModApte's stories
+        with the 90 topics that have a training and a test story; the text is the title, a
+        line break and the body, without the "Reuter" sign-off.
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
@@ -464,12 +560,11 @@ def fetch_reuters21578(
     """
     _check_subset(subset, ("train", "test"))
     folder = get_data_home(data_home) / "reuters21578"
-    path = folder / f"{subset}.jsonl.xz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist (Reuters-21578 has no download here). {_HINT}")
+    path = _ensure(folder / f"{subset}.jsonl.xz", download_if_missing, _fetch_reuters21578)
+    train = _ensure(folder / "train.jsonl.xz", download_if_missing, _fetch_reuters21578)  # its topics: the columns
     records = pd.read_json(path, lines=True, compression="xz")
-    topics = sorted({topic for labels in pd.read_json(folder / "train.jsonl.xz", lines=True,
-                                                       compression="xz")["labels"] for topic in labels})
+    topics = sorted({topic for labels in pd.read_json(train, lines=True, compression="xz")["labels"]
+                     for topic in labels})
     column = {topic: i for i, topic in enumerate(topics)}
     target = np.zeros((len(records), len(topics)), dtype=np.int8)
     for row, labels in enumerate(records["labels"]):

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import io
+import json
 import lzma
 import shutil
 import tarfile
@@ -20,6 +21,7 @@ from sk_ulmfit.datasets import (
     fetch_ag_news,
     fetch_imdb,
     fetch_imdb_sample,
+    fetch_reuters21578,
     fetch_trec,
     fetch_wikitext2,
     get_data_home,
@@ -357,8 +359,6 @@ def test_download_archive_mismatch_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_reuters21578_is_a_multilabel_indicator_matrix(data_home):
-    from sk_ulmfit.datasets import fetch_reuters21578
-
     train, test = (fetch_reuters21578(subset, data_home=data_home) for subset in ("train", "test"))
     assert train.target.shape == (7770, 90) and test.target.shape == (3019, 90)
     assert train.target_names == test.target_names and len(set(train.target_names)) == 90
@@ -369,3 +369,86 @@ def test_reuters21578_is_a_multilabel_indicator_matrix(data_home):
     assert X == test.data and (Y == test.target).all()
     with pytest.raises(ValueError, match="subset"):
         fetch_reuters21578("valid", data_home=data_home)
+
+
+def _json_lines(path: Path) -> list[dict]:
+    with lzma.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _reuters_story(newid: int, split: str, topics: list[str], text: str, kind: str = "", flag: str = "YES") -> str:
+    """One ``<REUTERS>`` element as in ``reut2-*.sgm``: title, dateline, body and sign-off marked up,
+    entities escaped, wire noise in ``<UNKNOWN>``; ``kind="BRIEF"`` has only a (wrapped) title."""
+    def escape(s: str) -> str:
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    title, _, body = text.partition("\n")
+    if kind == "BRIEF":
+        content = f'<TEXT TYPE="BRIEF">&#2;\n******<TITLE>{escape(title)}\n</TITLE>Blah blah blah.\n&#3;\n\n</TEXT>'
+    elif kind == "UNPROC":
+        content = f'<TEXT TYPE="UNPROC">&#2;\n{escape(text)}\n Reuter\n&#3;</TEXT>'
+    else:
+        content = (f"<TEXT>&#2;\n<TITLE>{escape(title)}</TITLE>\n<DATELINE>    NEW YORK, March 2 - </DATELINE>"
+                   f"<BODY>{escape(body)}\n Reuter\n&#3;</BODY></TEXT>")
+    return (f'<REUTERS TOPICS="{flag}" LEWISSPLIT="{split}" CGISPLIT="TRAINING-SET" OLDID="{newid + 5000}" '
+            f'NEWID="{newid}">\n<DATE> 2-MAR-1987 10:00:00.00</DATE>\n<TOPICS>{"".join(f"<D>{t}</D>" for t in topics)}'
+            "</TOPICS>\n<PLACES><D>usa</D></PLACES>\n<PEOPLE></PEOPLE>\n<UNKNOWN> \n&#5;&#5;&#5;F \n"
+            f"&#22;&#22;&#1;f0001&#31;reute\nu f BC-STORY   03-02 0100</UNKNOWN>\n{content}\n</REUTERS>\n")
+
+
+def test_download_reuters21578_converts_the_sgml_distribution(data_home, tmp_path, monkeypatch):
+    """Real stories written back as SGML (with stories ModApte leaves out) convert to the stored files' rows."""
+    local = {split: _json_lines(data_home / "reuters21578" / f"{split}.jsonl.xz") for split in ("train", "test")}
+    labels = [["earn"], ["acq"], ["crude", "ship"]]
+    picked = {split: [next(r for r in rows if r["labels"] == want and "\n" in r["text"]) for want in labels]
+              + [next(r for r in rows if r["labels"] == ["acq"] and "\n" not in r["text"])]  # a title-only story
+              for split, rows in local.items()}
+    assert any("<" in r["text"] or "&" in r["text"] for rows in picked.values() for r in rows)  # escaping is tested
+    stories = [_reuters_story(r["id"], split.upper(), r["labels"], r["text"], "" if "\n" in r["text"] else "BRIEF")
+               for split, rows in picked.items() for r in rows[::-1]]  # reverse order: the converter must sort
+    stories += [
+        _reuters_story(90001, "TRAIN", ["cocoa"], "COCOA ONLY IN TRAINING\nDropped: no topic of both parts."),
+        _reuters_story(90002, "TRAIN", ["earn", "cocoa"], "EARN AND COCOA\nKept, as earn.\n Reuter"),  # signed twice
+        _reuters_story(90003, "TEST", ["earn"], "NOT A TOPICS STORY\nDropped.", flag="NO"),
+        _reuters_story(90004, "NOT-USED", ["earn"], "NOT USED BY LEWIS\nDropped."),
+        _reuters_story(90005, "TRAIN", [], "NO TOPIC\nDropped."),
+        _reuters_story(90006, "TEST", ["acq"], "an unprocessed story,  no title\n    a second line", "UNPROC"),
+    ]
+    archive = tmp_path / "reuters21578.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in [("README.txt", "Reuters-21578 text categorization test collection"),
+                           ("reut2-000.sgm", '<!DOCTYPE lewis SYSTEM "lewis.dtd">\n' + "".join(stories[:5])),
+                           ("reut2-001.sgm", '<!DOCTYPE lewis SYSTEM "lewis.dtd">\n' + "".join(stories[5:])),
+                           ("all-topics-strings.lc.txt", "acq\ncocoa\ncrude\nearn\nship\n")]:
+            payload = data.encode("latin-1")
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    _use_remote(monkeypatch, "reuters21578", archive, _sha256(archive))
+    home = tmp_path / "home"
+    train = fetch_reuters21578("train", data_home=home)
+    assert _all_files(home) == [home / "reuters21578" / "test.jsonl.xz", home / "reuters21578" / "train.jsonl.xz"]
+    rows = {split: _json_lines(home / "reuters21578" / f"{split}.jsonl.xz") for split in ("train", "test")}
+    expected_train = sorted(picked["train"], key=lambda r: r["id"]) + [
+        {"id": 90002, "text": "EARN AND COCOA\nKept, as earn.", "labels": ["earn"]}]
+    assert rows["train"] == expected_train
+    assert rows["test"] == sorted(picked["test"], key=lambda r: r["id"]) + [
+        {"id": 90006, "text": "an unprocessed story,  no title\n    a second line", "labels": ["acq"]}]
+    assert train.target_names == ["acq", "crude", "earn", "ship"] and train.target.shape == (len(expected_train), 4)
+    assert train.data == [r["text"] for r in expected_train]
+
+
+def test_reuters21578_without_download_says_where_the_files_go(tmp_path):
+    with pytest.raises(FileNotFoundError, match="download_if_missing=False") as info:
+        fetch_reuters21578("test", data_home=tmp_path, download_if_missing=False)
+    assert str(tmp_path / "reuters21578" / "test.jsonl.xz") in str(info.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_reuters_conversion_rejects_archive_without_stories(tmp_path):
+    archive = tmp_path / "reuters21578.tar.gz"
+    with tarfile.open(archive, "w:gz"):
+        pass
+    with pytest.raises(OSError, match="no train story with a topic"):
+        datasets._convert_reuters_archive(archive, tmp_path)
+    assert _all_files(tmp_path) == [archive]
