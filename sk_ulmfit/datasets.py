@@ -234,7 +234,8 @@ def _reuters_story(attributes: str, element: str) -> dict:
     """
     attribute = dict(_REUTERS_ATTRIBUTE.findall(attributes))
     topics = _REUTERS_TOPICS.search(element)
-    kind, content = _REUTERS_TEXT.search(element).groups()
+    text_element = _REUTERS_TEXT.search(element)
+    kind, content = text_element.groups() if text_element else (None, "")
     if kind == "UNPROC":
         text = _reuters_body(content)
     else:
