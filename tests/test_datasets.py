@@ -339,12 +339,17 @@ def test_download_imdb_converts_archive_to_local_layout(data_home, tmp_path, mon
     assert fetch_imdb("test", data_home=home).data[2:] == ["Café, naïve.", 'A "great" film.']
 
 
-def test_imdb_conversion_rejects_archive_without_reviews(tmp_path):
+@pytest.mark.parametrize(
+    ("convert", "message"),
+    [(datasets._convert_imdb_archive, "no labelled train reviews"),
+     (datasets._convert_reuters_archive, "no train story with a topic")],
+)
+def test_conversion_rejects_an_empty_archive(tmp_path, convert, message):
     archive = tmp_path / "empty.tar.gz"
     with tarfile.open(archive, "w:gz"):
         pass
-    with pytest.raises(OSError, match="no labelled train reviews"):
-        datasets._convert_imdb_archive(archive, tmp_path)
+    with pytest.raises(OSError, match=message):
+        convert(archive, tmp_path)
     assert _all_files(tmp_path) == [archive]
 
 
@@ -443,12 +448,3 @@ def test_reuters21578_without_download_says_where_the_files_go(tmp_path):
         fetch_reuters21578("test", data_home=tmp_path, download_if_missing=False)
     assert str(tmp_path / "reuters21578" / "test.jsonl.xz") in str(info.value)
     assert not any(tmp_path.iterdir())
-
-
-def test_reuters_conversion_rejects_archive_without_stories(tmp_path):
-    archive = tmp_path / "reuters21578.tar.gz"
-    with tarfile.open(archive, "w:gz"):
-        pass
-    with pytest.raises(OSError, match="no train story with a topic"):
-        datasets._convert_reuters_archive(archive, tmp_path)
-    assert _all_files(tmp_path) == [archive]
