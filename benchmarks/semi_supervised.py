@@ -123,9 +123,9 @@ def fitted(estimator, path: Path | None, X, y) -> tuple[object, float]:
     started = time.perf_counter()
     estimator.fit(X, y)
     seconds = time.perf_counter() - started
-    if path is not None:
-        estimator.save(path)
+    if path is not None:  # the time first: the model file (written atomically) is what marks the fit kept
         path.with_suffix(".seconds").write_text(f"{seconds:.1f}\n")
+        estimator.save(path)
     return estimator, seconds
 
 
