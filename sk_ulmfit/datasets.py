@@ -96,6 +96,10 @@ _REUTERS_STORY = re.compile(r"<REUTERS ([^>]*)>(.*?)</REUTERS>", re.DOTALL)
 _REUTERS_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
 _REUTERS_TOPICS = re.compile(r"<TOPICS>(.*?)</TOPICS>", re.DOTALL)
 _REUTERS_TEXT = re.compile(r'<TEXT(?: TYPE="(\w+)")?>(.*?)</TEXT>', re.DOTALL)
+_REUTERS_TITLE = re.compile(r"<TITLE>(.*?)</TITLE>", re.DOTALL)
+_REUTERS_BODY = re.compile(r"<BODY>(.*?)</BODY>", re.DOTALL)
+_REUTERS_TOPIC = re.compile(r"<D>(.*?)</D>")
+_REUTERS_SGML_MEMBER = re.compile(r"(?:^|/)reut2-\d+\.sgm$")
 _REUTERS_NUMERIC_REFERENCE = re.compile(r"&#(\d+);")
 _REUTERS_SIGN_OFF = re.compile(r"\s*\breuter\s*$", re.IGNORECASE)
 
@@ -220,7 +224,7 @@ def _reuters_text(markup: str) -> str:
 
 def _reuters_body(markup: str) -> str:
     """A story's body: the "Reuter" sign-off (twice where it was signed twice) and outer blank lines removed."""
-    body = _reuters_text(markup).rstrip()
+    body = _reuters_text(markup)
     for _ in range(2):
         body = _REUTERS_SIGN_OFF.sub("", body)
     return body.rstrip().lstrip("\n")
@@ -239,13 +243,13 @@ def _reuters_story(attributes: str, element: str) -> dict:
     if kind == "UNPROC":
         text = _reuters_body(content)
     else:
-        title = re.search(r"<TITLE>(.*?)</TITLE>", content, re.DOTALL)
-        body = re.search(r"<BODY>(.*?)</BODY>", content, re.DOTALL) if kind != "BRIEF" else None
+        title = _REUTERS_TITLE.search(content)
+        body = _REUTERS_BODY.search(content) if kind != "BRIEF" else None
         parts = [" ".join(_reuters_text(title.group(1)).split()) if title else "",
                  _reuters_body(body.group(1)) if body else ""]
         text = "\n".join(part for part in parts if part)
     return {"id": int(attribute["NEWID"]), "split": attribute["LEWISSPLIT"], "topics_flag": attribute["TOPICS"],
-            "topics": re.findall(r"<D>(.*?)</D>", topics.group(1)) if topics else [], "text": text}
+            "topics": _REUTERS_TOPIC.findall(topics.group(1)) if topics else [], "text": text}
 
 
 def _modapte(stories: list[dict]) -> dict[str, list[dict]]:
@@ -271,7 +275,7 @@ def _convert_reuters_archive(archive: Path, folder: Path) -> None:
     stories = []
     with tarfile.open(archive, "r:*") as tar:
         for member in tar:
-            if member.isfile() and re.search(r"(?:^|/)reut2-\d+\.sgm$", member.name):
+            if member.isfile() and _REUTERS_SGML_MEMBER.search(member.name):
                 markup = tar.extractfile(member).read().decode("latin-1")
                 stories.extend(_reuters_story(*match.groups()) for match in _REUTERS_STORY.finditer(markup))
     for split, rows in _modapte(stories).items():
