@@ -20,6 +20,7 @@ import numpy as np
 from baselines import tfidf_logistic_regression
 from common import machine, model_version, report
 from joblib import Memory
+from pretraining_curve import probe
 from sklearn.model_selection import train_test_split
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
@@ -35,6 +36,7 @@ CANDIDATES = {
     "gradual + all 8 x 5e-3, batch 16": {**FORWARD, "schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 16},
     "gradual + all 8 x 5e-3, batch 8": {**FORWARD, "schedule": GRADUAL + (("all", 8, 5e-3),), "batch_size": 8},
     "gradual + all 16 x 5e-3, batch 16": {**FORWARD, "schedule": GRADUAL + (("all", 16, 5e-3),), "batch_size": 16},
+    "gradual + all 32 x 5e-3, batch 16": {**FORWARD, "schedule": GRADUAL + (("all", 32, 5e-3),), "batch_size": 16},
     "gradual + all 8 x 5e-3, batch 16, both directions": {"schedule": GRADUAL + (("all", 8, 5e-3),),
                                                            "batch_size": 16, "direction": "both"},
     "gradual + all 8 x 5e-3, batch 16, pooling every layer": {**FORWARD, "schedule": GRADUAL + (("all", 8, 5e-3),),
@@ -47,8 +49,12 @@ CANDIDATES = {
         **FORWARD, "pretrained": None, "language_model": None, "emb_size": 200, "hidden_size": 512, "n_layers": 3,
         "schedule": (("all", 8, 1e-2),), "batch_size": 64},
 }
-TASKS = {"trec 100 / 1000": ("trec", 100), "trec 1000 / 1000": ("trec", 1000), "imdb 500 / 1000": ("imdb", 500),
-         "trec 4452 / 1000": ("trec", 4452)}
+# not an estimator's parameters: logistic regression on the frozen encoder's pooled features
+# (pretraining_curve.probe: a head-only fit, then C by 3-fold CV on the labelled texts only)
+PROBES = {"frozen features (last layer) + logistic regression": "last",
+          "frozen features (every layer) + logistic regression": "all"}
+TASKS = {"trec 100 / 1000": ("trec", 100), "trec 1000 / 1000": ("trec", 1000), "imdb 100 / 1000": ("imdb", 100),
+         "imdb 500 / 1000": ("imdb", 500), "trec 4452 / 1000": ("trec", 4452)}
 MEMORY = Memory(Path(__file__).with_name("out") / "schedule_search_cache", verbose=0)
 
 
@@ -67,6 +73,10 @@ def score(task: str, candidate: str, params: dict, model: str, lm_epochs: int, s
           version: str = "") -> tuple:
     """Development accuracy and fit seconds; ``version`` (of the starting weights) keys the cache only."""
     X_train, y_train, X_dev, y_dev = development_split(*TASKS[task], data_home, seed)
+    if candidate in PROBES:
+        started = time.perf_counter()
+        accuracy, _ = probe(model, X_train, y_train, X_dev, y_dev, seed, PROBES[candidate])
+        return accuracy, time.perf_counter() - started
     if candidate == "TF-IDF + logistic regression":
         estimator = tfidf_logistic_regression()
     else:
@@ -85,17 +95,18 @@ def main() -> None:
     parser.add_argument("--model", default="english")
     parser.add_argument("--lm-epochs", type=int, default=0)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=[*CANDIDATES, *PROBES])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cached-only", action="store_true", help="print what is measured, '–' for the rest")
     parser.add_argument("--write", action="store_true", help="write the table into RESULTS.md")
     args = parser.parse_args()
 
-    rows = {"TF-IDF + logistic regression": {}, **{name: CANDIDATES[name] for name in args.candidates}}
+    rows = {"TF-IDF + logistic regression": {}, **{name: CANDIDATES.get(name, {}) for name in args.candidates}}
     lines = ["| candidate | " + " | ".join(args.tasks) + " |", "|" + " --- |" * (len(args.tasks) + 1)]
     for candidate, params in rows.items():
         cells = []
-        version = "" if candidate not in CANDIDATES else model_version(args.model, params.get("direction", "forward"))
+        measured = candidate in CANDIDATES or candidate in PROBES  # from the encoder: its version keys the cache
+        version = model_version(args.model, params.get("direction", "forward")) if measured else ""
         for task in args.tasks:
             call = (task, candidate, params, args.model, args.lm_epochs, args.seed, args.data_home, version)
             if args.cached_only and not score.check_call_in_cache(*call):
