@@ -296,6 +296,20 @@ def test_english_model_is_shipped_and_beats_wikitext2(wiki_articles, direction):
     assert english.perplexity(wiki_articles[:3]) < wikitext2.perplexity(wiki_articles[:3])
 
 
+def test_shipped_models_stay_within_the_wheel_budget():
+    """An offline ``pip install`` carries every shipped model: the default pair at most 60 MB
+    as files, and everything shipped (the ``"wikitext-2"`` pair, stored int8) at most 60 MB
+    as the wheel holds it, deflated."""
+    import zlib
+
+    from sk_ulmfit._pretrained import SHIPPED, _shipped_path
+
+    files = {name: [_shipped_path(f) for f in pair.values()] for name, pair in SHIPPED.items()}
+    assert sum(path.stat().st_size for path in files["english"]) <= 60e6
+    deflated = sum(len(zlib.compress(path.read_bytes(), 6)) for pair in files.values() for path in pair)
+    assert deflated <= 60e6, f"{deflated / 1e6:.1f} MB"
+
+
 @pytest.mark.filterwarnings("ignore:The least populated class")
 def test_memory_tokenises_and_fine_tunes_each_training_set_once_across_processes(tiny_pretrained, trec, tmp_path,
                                                                                  monkeypatch):
