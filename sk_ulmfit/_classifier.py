@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -128,6 +129,11 @@ or dict, default="english"
         trains all layers 2 epochs at 1e-3 on 64-text batches of far larger datasets;
         this stage, chosen on development splits of training data only, scored 3.9-6.4
         points higher than ``("all", 4, 2e-3)`` at batch 64 (``benchmarks/RESULTS.md``).
+        When an epoch is fewer than 32 optimiser steps (fewer than 500 texts at
+        ``batch_size=16``), that last stage runs at least 256 steps (8 epochs of 500
+        texts; 100 texts: 37 epochs), which scored 3.1 points higher on TREC-6 and 2.4
+        on IMDb with 100 labels. A schedule given as stages runs as given; ``history_``
+        records the epochs run.
     lr_schedule : {"one_cycle", "slanted_triangular"}, default="one_cycle"
         Per-step rates within a stage: fastai's cosine one-cycle (with momentum
         0.8-0.7-0.8) or the paper's linear slanted triangle (cut_frac 0.1, ratio 32).
@@ -349,7 +355,7 @@ or dict, default="english"
             warn_forgotten(starts[0].head.classes, classes)
             starts = [Start(start.language_model, usable_head(start.head, self.pool_layers)) for start in starts]
         n_layers = self.n_layers if starts is None else starts[0].language_model.config.n_layers
-        stages = parse_schedule(self.schedule, n_groups=n_layers + 2)
+        parse_schedule(self.schedule, n_groups=n_layers + 2)  # a bad schedule fails before any work
         fit_seed = check_random_state(self.random_state).randint(2**31 - 1)
         checkpoints = None
         if self.checkpoint_dir is not None:
@@ -358,6 +364,8 @@ or dict, default="english"
             fit_seed = checkpoints.fit_seed(fit_seed)
         rng = np.random.default_rng(fit_seed)
         train_idx, valid_idx = self._split_validation(targets, rng)
+        stages = parse_schedule(self.schedule, n_groups=n_layers + 2,
+                                steps_per_epoch=math.ceil(len(train_idx) / self.batch_size))
         extra = [] if stage2 is None else stage2._extra_texts()
         # the extra texts are tokenised here too, so stage 2 finds them in the cache
         tokens = tokenize(texts + extra, n_jobs=self.n_jobs, memory=self.memory,

@@ -8,6 +8,7 @@ above it divided by ``lr_decay``. fastai owns the shapes of the per-step rates.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Sequence
@@ -23,6 +24,10 @@ from fastai.callback.schedule import SchedLin, combine_scheds, combined_cos
 # 6.4 / 3.9 / 4.4 points on TREC-6 1,000 / IMDb 500 / TREC-6 4,452 labels.
 PAPER_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 2, 1e-3))
 ULMFIT_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 8, 5e-3))
+# Eight epochs of a few labelled texts are few optimiser steps (100 texts: 56), which
+# under-trains them; "ulmfit" lengthens its last stage to at least the steps that eight
+# epochs of 500 texts take in batches of 16 (benchmarks/RESULTS.md, "Session 19").
+ULMFIT_MIN_LAST_STEPS = 256
 
 LR_SCHEDULES = ("one_cycle", "slanted_triangular")
 
@@ -46,8 +51,12 @@ class Stage:
     lr: float
 
 
-def parse_schedule(schedule, n_groups: int) -> list[Stage]:
+def parse_schedule(schedule, n_groups: int, steps_per_epoch: int | None = None) -> list[Stage]:
     """Validate ``schedule`` ("ulmfit" or stages ``(unfreeze, epochs, lr)``) into stages.
+
+    With ``steps_per_epoch`` (optimiser steps in one epoch of the training texts),
+    ``"ulmfit"``'s last stage runs at least ``ULMFIT_MIN_LAST_STEPS`` steps; a schedule
+    given as stages runs as given.
 
     Raises
     ------
@@ -60,7 +69,11 @@ def parse_schedule(schedule, n_groups: int) -> list[Stage]:
                 f"schedule={schedule!r} is not known: use 'ulmfit' or a sequence of "
                 "(unfreeze, epochs, lr) stages such as ((1, 1, 2e-2), ('all', 3, 1e-3))"
             )
-        schedule = ULMFIT_SCHEDULE
+        *stages, last = [_parse_stage(stage, n_groups) for stage in ULMFIT_SCHEDULE]
+        if steps_per_epoch:
+            last = Stage(last.n_trainable, max(last.epochs, math.ceil(ULMFIT_MIN_LAST_STEPS / steps_per_epoch)),
+                         last.lr)
+        return [*stages, last]
     if not isinstance(schedule, Sequence) or len(schedule) == 0:
         raise ValueError(
             f"schedule must be 'ulmfit' or a non-empty sequence of (unfreeze, epochs, lr) "

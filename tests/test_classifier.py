@@ -1,5 +1,6 @@
 """ULMFiTClassifier on real text: it learns, and it keeps scikit-learn's contract."""
 
+import collections
 import pickle
 import warnings
 
@@ -73,6 +74,15 @@ def test_fitted_attributes_and_history(fitted, trec):
         assert record["valid_loss"] > 0 and 0 <= record["valid_accuracy"] <= 1
     assert [d.direction for d in fitted.directions_] == ["forward"]
     assert len(fitted.directions_[0].vocab) > 100
+
+
+def test_ulmfit_schedule_lengthens_the_last_stage_for_few_training_texts(trec):
+    """100 texts are 4 batches of 32 an epoch, so the last stage runs 64 epochs (256 steps)
+    instead of 8; gradual unfreezing is unchanged."""
+    X_train, y_train, _, _ = trec
+    clf = ULMFiTClassifier(**{**TINY, "schedule": "ulmfit"}, random_state=0).fit(X_train[:100], y_train[:100])
+    epochs = collections.Counter((r["stage"], r["unfreeze"]) for r in clf.history_)
+    assert epochs == {(1, 1): 1, (2, 2): 1, (3, 3): 1, (4, 4): 64}
 
 
 def test_probabilities_follow_classes_order(fitted, trec):

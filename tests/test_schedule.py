@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from sk_ulmfit._schedule import (
+    ULMFIT_MIN_LAST_STEPS,
     ULMFIT_SCHEDULE,
     Stage,
     StageRates,
@@ -18,6 +19,18 @@ def test_ulmfit_is_the_papers_gradual_unfreezing():
     stages = parse_schedule("ulmfit", n_groups=5)
     assert stages == [Stage(1, 1, 2e-2), Stage(2, 1, 1e-2), Stage(3, 1, 5e-3), Stage(5, 8, 5e-3)]
     assert parse_schedule(ULMFIT_SCHEDULE, n_groups=5) == stages
+
+
+def test_ulmfit_gives_few_texts_as_many_last_stage_steps_as_500():
+    """Eight epochs of 32 steps (500 texts in batches of 16) are the least the last stage runs."""
+    assert ULMFIT_MIN_LAST_STEPS == 8 * 32
+    for steps_per_epoch, epochs in ((7, 37), (32, 8), (63, 8), (1, 256), (31, 9)):
+        stages = parse_schedule("ulmfit", n_groups=5, steps_per_epoch=steps_per_epoch)
+        assert stages[:-1] == parse_schedule("ulmfit", n_groups=5)[:-1]  # gradual unfreezing as the paper's
+        assert stages[-1] == Stage(5, epochs, 5e-3)
+        assert epochs * steps_per_epoch >= ULMFIT_MIN_LAST_STEPS
+    # a schedule given as stages runs as given, however few the texts
+    assert parse_schedule(ULMFIT_SCHEDULE, n_groups=5, steps_per_epoch=7)[-1] == Stage(5, 8, 5e-3)
 
 
 @pytest.mark.parametrize(
