@@ -9,6 +9,7 @@ five layer groups), trained with ``fit_one_cycle``. fastai tokenises with its ow
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 
@@ -95,12 +96,17 @@ class FastaiTextClassifier:
 
     def fit(self, X, y):
         from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-        from sk_ulmfit._schedule import ULMFIT_SCHEDULE
+        from sk_ulmfit._schedule import parse_schedule
 
         batch_size = self.batch_size or ULMFiTClassifier().batch_size
         self.learn_ = fastai_learner(X, y, language_model=ULMFiTLanguageModel.from_pretrained(self.pretrained),
                                      batch_size=batch_size, seed=self.seed)
-        train_fastai(self.learn_, self.schedule or ULMFIT_SCHEDULE)
+        schedule = self.schedule
+        if schedule is None:  # "ulmfit" as ULMFiTClassifier runs it, its last stage sized to these texts
+            n_groups = len(self.learn_.splitter(self.learn_.model))
+            stages = parse_schedule("ulmfit", n_groups, steps_per_epoch=math.ceil(len(X) / batch_size))
+            schedule = [(stage.n_trainable, stage.epochs, stage.lr) for stage in stages]
+        train_fastai(self.learn_, schedule)
         return self
 
     def predict(self, X):
