@@ -9,7 +9,6 @@ five layer groups), trained with ``fit_one_cycle``. fastai tokenises with its ow
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 
@@ -102,9 +101,9 @@ class FastaiTextClassifier:
         self.learn_ = fastai_learner(X, y, language_model=ULMFiTLanguageModel.from_pretrained(self.pretrained),
                                      batch_size=batch_size, seed=self.seed)
         schedule = self.schedule
-        if schedule is None:  # "ulmfit" as ULMFiTClassifier runs it, its last stage sized to these texts
+        if schedule is None:  # "ulmfit" as ULMFiTClassifier runs it, its last stage sized to fastai's batches
             n_groups = len(self.learn_.splitter(self.learn_.model))
-            stages = parse_schedule("ulmfit", n_groups, steps_per_epoch=math.ceil(len(X) / batch_size))
+            stages = parse_schedule("ulmfit", n_groups, steps_per_epoch=len(self.learn_.dls.train))
             schedule = [(stage.n_trainable, stage.epochs, stage.lr) for stage in stages]
         train_fastai(self.learn_, schedule)
         return self
