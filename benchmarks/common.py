@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import multiprocessing
 import os
 import platform
@@ -12,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+import sk_ulmfit
 from sk_ulmfit._pretrained import SHIPPED, _shipped_path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -73,7 +76,20 @@ def model_files(model: str, direction: str) -> list[Path]:
     return [path for path in map(_shipped_path, used.values()) if path.is_file()]
 
 
+@functools.cache
+def library_digest() -> str:
+    """A digest of the library's source (every ``sk_ulmfit/**/*.py``): changes with any edit of
+    its code, not with its shipped weights (``model_version`` names those)."""
+    digest = hashlib.sha1()
+    root = Path(sk_ulmfit.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
 def model_version(model: str, direction: str) -> str:
-    """What identifies the starting weights cheaply: the path, size and modification time
-    of each file read (for a shipped name, those of the directions used)."""
-    return ";".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in model_files(model, direction))
+    """What a cached figure depends on beyond its parameters: the path, size and modification
+    time of each weight file read (for a shipped name, those of the directions used), and
+    the library's code (:func:`library_digest`), so a behaviour change measures again."""
+    files = ";".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in model_files(model, direction))
+    return f"{files};sk_ulmfit:{library_digest()}"

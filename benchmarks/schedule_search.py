@@ -4,7 +4,8 @@ Each task is a split of a dataset's *training* part into a small labelled set an
 disjoint development set (TREC-6's 5,452 training questions, IMDb's 25,000 training
 reviews); each candidate is a set of ``ULMFiTClassifier`` parameters. Prints the
 development accuracy and fit time of every (task, candidate); results are cached with
-joblib.Memory in ``benchmarks/out/`` so that adding a candidate reruns only that one.
+joblib.Memory in ``benchmarks/out/`` so that adding a candidate reruns only that one (keyed
+also by the starting weights' files and the library's code: ``common.model_version``).
 
     python benchmarks/schedule_search.py --data-home ../shared/data --model english
 """
@@ -74,7 +75,8 @@ def development_split(dataset: str, n_train: int, data_home, seed: int, n_dev: i
 @MEMORY.cache(ignore=["data_home"])
 def score(task: str, candidate: str, params: dict, model: str, lm_epochs: int, seed: int, data_home,
           version: str = "") -> tuple:
-    """Development accuracy and fit seconds; ``version`` (of the starting weights) keys the cache only."""
+    """Development accuracy and fit seconds; ``version`` (of the starting weights and the library's
+    code) keys the cache only."""
     X_train, y_train, X_dev, y_dev = development_split(*TASKS[task], data_home, seed)
     if candidate in PROBES:
         started = time.perf_counter()

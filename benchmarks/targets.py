@@ -7,7 +7,9 @@ regression, linear SVM, NB-SVM) on the same split, and the margin. Datasets: TRE
 1,000-review test subset; 100 / 500 / 1,000 training reviews), the IMDb sample (its own
 800 / 200 split) and AG News (1,500 test articles, stratified 3-fold cross-validation).
 Each cell is cached with joblib.Memory in ``benchmarks/out/`` (keyed by the estimator's
-parameters and the split), so the table can be built over several sessions.
+parameters, the split, the starting weights' files and the library's code:
+``common.model_version``), so the table can be built over several sessions and a change
+of the library measures its cells again.
 
     python benchmarks/targets.py --data-home ../shared/data --model english
 """
