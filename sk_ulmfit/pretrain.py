@@ -270,6 +270,7 @@ def pretrain_language_model(
     else:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         log(f"corpus: {json.dumps(data.describe())}")
+        _warn_unmeasured_sources(data.describe(), recipe.valid_permille)
     exporter = _Exporter(Path(output), checkpoint_dir, data, recipe, precision, log)
     if start is not None:
         _log_vocabulary(log, recipe, start, data.vocab)
@@ -525,7 +526,8 @@ class _Exporter:
                                              for s, v in losses["weights" if choice == "average" else "average"].items()}}
         run.history.append(record)
         self.log(f"validation at {run.tokens_seen / 1e6:.2f}M tokens ({choice}): "
-                 + ", ".join(f"{s} perplexity {p:.1f}" for s, p in perplexity.items()))
+                 + (", ".join(f"{s} perplexity {p:.1f}" for s, p in perplexity.items())
+                    or "no held-back documents (see --valid-permille)"))
         path = self.output if snapshot is None else self.checkpoint_dir / "snapshots" / f"{snapshot}.pt"
         if not is_writer():  # under torchrun, rank 0 writes
             return path
@@ -564,6 +566,22 @@ def _started_from(recipe: Recipe) -> dict:
     return {"model": recipe.start_from,
             **{key: metadata[key] for key in ("tokens_seen", "corpus_files", "valid_perplexity", "started_from")
                if key in metadata}}
+
+
+def _warn_unmeasured_sources(corpus: dict, valid_permille: int) -> None:
+    """Warn when ``valid_permille`` holds back no document of a source (``describe()`` summary):
+    a source of few long documents (books) then has no held-back perplexity."""
+    if valid_permille == 0:
+        return  # no validation asked for
+    for source, entry in corpus.items():
+        if entry["valid_documents"] == 0:
+            warnings.warn(
+                f"source {source!r}: no document of its {entry['documents']:,} is held back at "
+                f"valid_permille={valid_permille} (documents are held back by a hash of their id, about "
+                f"{valid_permille} per thousand), so its held-back perplexity is not measured; with no "
+                f"held-back document in any source, the weight average is exported unmeasured. Raise "
+                f"valid_permille (--valid-permille) or split long documents into more of them.",
+                UserWarning, stacklevel=3)
 
 
 def _warn_renamed_sources(start_from: str, start_corpus: dict, corpus: dict) -> None:

@@ -326,3 +326,26 @@ def test_a_run_from_a_shipped_model_records_what_that_model_was_trained_on():
     assert record["model"] == "english" and shipped["direction"] == "backward"
     assert record["tokens_seen"] == shipped["tokens_seen"] and record["corpus_files"] == shipped["corpus_files"]
     assert metadata_file("no-such-model.pt", "forward") is None
+
+
+def test_a_source_with_no_held_back_document_warns_and_still_exports(corpus_files, tmp_path, capsys):
+    """A few long documents (books) at the default rate hold back none: the run says so and how
+    to change it, and still exports (the weight average, unmeasured)."""
+    books = tmp_path / "books.jsonl"
+    with lzma.open(corpus_files[0], "rt", encoding="utf-8") as f:
+        books.write_text("".join(itertools.islice(f, 3)), encoding="utf-8")
+    assert Corpus.prepare([books], TokenCache(tmp_path / "cache", log=lambda line: None), min_freq=1,
+                          max_vocab=2000, valid_permille=5).describe()["books"]["valid_documents"] == 0
+    run = {**TINY_RUN, "max_tokens": 300, "valid_permille": 5}
+    with pytest.warns(UserWarning, match=r"source 'books': no document of its 3 is held back at "
+                                         r"valid_permille=5.*Raise valid_permille"):
+        pretrain_language_model([books], tmp_path / "books.pt", checkpoint_dir=tmp_path / "run",
+                                cache_dir=tmp_path / "cache", verbose=1, **run)
+    assert "no held-back documents (see --valid-permille)" in capsys.readouterr().out
+    metadata = json.loads((tmp_path / "books.json").read_text())
+    assert metadata["valid_perplexity"] == {} and metadata["weights"] == "average"
+    with warnings.catch_warnings(record=True) as caught:  # no validation asked for: nothing to warn about
+        warnings.simplefilter("always")
+        pretrain_language_model([books], tmp_path / "none.pt", checkpoint_dir=tmp_path / "none",
+                                cache_dir=tmp_path / "cache", verbose=0, **{**run, "valid_permille": 0})
+    assert not [w for w in caught if "is held back" in str(w.message)]
