@@ -269,8 +269,9 @@ def pretrain_language_model(
         log(f"resumed at {run.tokens_seen / 1e6:.1f}M tokens (epoch {run.epoch + 1}, step {run.step})")
     else:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        log(f"corpus: {json.dumps(data.describe())}")
-        _warn_unmeasured_sources(data.describe(), recipe.valid_permille)
+        summary = data.describe()
+        log(f"corpus: {json.dumps(summary)}")
+        _warn_unmeasured_sources(summary, recipe.valid_permille)
     exporter = _Exporter(Path(output), checkpoint_dir, data, recipe, precision, log)
     if start is not None:
         _log_vocabulary(log, recipe, start, data.vocab)
@@ -577,7 +578,7 @@ def _warn_unmeasured_sources(corpus: dict, valid_permille: int) -> None:
         if entry["valid_documents"] == 0:
             warnings.warn(
                 f"source {source!r}: no document of its {entry['documents']:,} is held back at "
-                f"valid_permille={valid_permille} (documents are held back by a hash of their id, about "
+                f"valid_permille={valid_permille} (documents are held back by a hash of source and id, about "
                 f"{valid_permille} per thousand), so its held-back perplexity is not measured; with no "
                 f"held-back document in any source, the weight average is exported unmeasured. Raise "
                 f"valid_permille (--valid-permille) or split long documents into more of them.",
