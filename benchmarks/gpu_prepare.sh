@@ -17,14 +17,13 @@ DATA=${1:?usage: gpu_prepare.sh DATA_HOME [TOKEN_CACHE]}
 CACHE=${2:-runs/token-cache}
 PY=${PYTHON:-.venv/bin/python}
 
-version() { "$PY" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$1"; }
 download() {  # wheels for CPython 3.12 on x86-64 Linux, pinned to this environment's versions
     local dest=$1; shift
-    for name in "$@"; do
-        "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-            --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-            -d "$dest" "$name==$(version "$name")"
-    done
+    mapfile -t pinned < <("$PY" -c "import importlib.metadata as m, sys
+for name in sys.argv[1:]: print(f'{name}=={m.version(name)}')" "$@")
+    "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+        -d "$dest" "${pinned[@]}"
 }
 # The requirements of fastai and spaCy, followed through, less what the image holds (KINDS.md,
 # read 2026-11-17); fastprogress imports python-fasthtml, which brings the web stack after it.
@@ -36,7 +35,8 @@ SPACY=(spacy thinc blis cymem preshed murmurhash srsly wasabi catalogue confecti
 
 mkdir -p .gpu/whl_small .whl
 download .gpu/whl_small "${FASTAI[@]}"
-download .whl "${FASTAI[@]}" "${SPACY[@]}"
+cp .gpu/whl_small/*.whl .whl/
+download .whl "${SPACY[@]}"
 
 mkdir -p .gpu/data/pretrain
 cp -r "$DATA/trec" "$DATA/imdb_sample" .gpu/data/

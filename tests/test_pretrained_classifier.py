@@ -1,6 +1,7 @@
 """ULMFiTClassifier started from language models: alignment, stage 2, caching, directions."""
 
 import pickle
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from sk_ulmfit._model import (
     used_rows,
     widen_vocabulary,
 )
+from sk_ulmfit._pretrained import SHIPPED, _shipped_path
 from sk_ulmfit._text import tokenize
 
 from .conftest import TINY, TINY_LM
@@ -300,10 +302,6 @@ def test_shipped_models_stay_within_the_wheel_budget():
     """An offline ``pip install`` carries every shipped model: the default pair at most 60 MB
     as files, and everything shipped (the ``"wikitext-2"`` pair, stored int8) at most 60 MB
     as the wheel holds it, deflated."""
-    import zlib
-
-    from sk_ulmfit._pretrained import SHIPPED, _shipped_path
-
     files = {name: [_shipped_path(f) for f in pair.values()] for name, pair in SHIPPED.items()}
     assert sum(path.stat().st_size for path in files["english"]) <= 60e6
     deflated = sum(len(zlib.compress(path.read_bytes(), 6)) for pair in files.values() for path in pair)
