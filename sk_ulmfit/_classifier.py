@@ -38,7 +38,7 @@ from ._model import (
     used_rows,
     widen_vocabulary,
 )
-from ._params import check_params
+from ._params import check_params, with_new_params
 from ._persistence import (
     classifier_from_payload,
     classifier_payload,
@@ -70,6 +70,7 @@ DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": DI
 # batch_size is for its few labelled texts). bptt, min_freq, max_vocab, weight_decay,
 # lr_schedule and verbose follow the classifier's.
 AUTO_LANGUAGE_MODEL = {"epochs": 1, "lr": 2e-3, "drop_mult": 0.3, "batch_size": 64}
+AUTO_SHARED = ("bptt", "min_freq", "max_vocab", "weight_decay", "lr_schedule", "verbose")
 
 
 class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -486,9 +487,7 @@ or dict, default="english"
         if isinstance(self.language_model, str):  # "auto" (checked by _check_params)
             if self.pretrained is None:
                 return None
-            return ULMFiTLanguageModel(**AUTO_LANGUAGE_MODEL, bptt=self.bptt, min_freq=self.min_freq,
-                                       max_vocab=self.max_vocab, weight_decay=self.weight_decay,
-                                       lr_schedule=self.lr_schedule, verbose=self.verbose)
+            return _auto_language_model(self.get_params(deep=False))
         if self.pretrained is None:
             raise ValueError("language_model fine-tunes the pretrained model (stage 2), but pretrained=None: "
                              "set pretrained, or language_model=None to train from random weights")
@@ -592,7 +591,7 @@ or dict, default="english"
         check_is_fitted(self)
         texts = check_texts(X)
         tokens = tokenize(texts, n_jobs=self.n_jobs, show_progress=self.verbose > 0)
-        log_normalise = F.logsigmoid if getattr(self, "multilabel_", False) else functools.partial(
+        log_normalise = F.logsigmoid if self.multilabel_ else functools.partial(
             F.log_softmax, dim=1)
         log_probas = [log_normalise(torch.from_numpy(self._logits(index, tokens)).double())
                       for index in range(len(self.directions_))]
@@ -607,7 +606,7 @@ or dict, default="english"
 
     def _predictions(self, log_proba: np.ndarray) -> np.ndarray:
         """``predict``'s rule on ``predict_log_proba``'s output (also for the command line)."""
-        if getattr(self, "multilabel_", False):  # models pickled before 0.2 have no multilabel_
+        if self.multilabel_:
             return (log_proba > np.log(0.5)).astype(np.int64)
         return self.classes_[log_proba.argmax(axis=1)]
 
@@ -677,7 +676,8 @@ or dict, default="english"
     def load(cls, path: str | Path, *, device="auto") -> "ULMFiTClassifier":
         """A fitted classifier from a file written by :meth:`save`, on ``device``."""
         saved = classifier_from_payload(read_payload(path, "classifier"), path)
-        params = {name: value for name, value in saved.params.items() if name in cls._get_param_names()}
+        params = {name: value for name, value in _renamed_params(saved.params).items()
+                  if name in cls._get_param_names()}
         resolved = resolve_device(device)
         directions = [trained_direction(d, resolved) for d in saved.directions]
         params.setdefault("pool_layers", directions[0].config.pool_layers)  # files from before the parameter
@@ -695,7 +695,7 @@ or dict, default="english"
         """What :meth:`save` writes; also how a fitted model is handed over as ``pretrained``."""
         check_is_fitted(self)
         return classifier_payload(self.get_params(), self.classes_, self.directions_, self.history_,
-                                  getattr(self, "multilabel_", False))
+                                  self.multilabel_)
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
@@ -706,13 +706,15 @@ or dict, default="english"
         return state
 
     def __setstate__(self, state):
+        state = _renamed_params(state)
         if "directions_" in state and state["directions_"] and isinstance(state["directions_"][0], dict):
             device = loadable_device(state["device_"])
             state = {**state, "device_": device,
                      "directions_": [trained_direction(d, device) for d in state["directions_"]]}
-        if state.get("directions_"):  # pickles from before the parameter
+        if state.get("directions_"):  # pickles from before the parameter and the attribute
             state.setdefault("pool_layers", state["directions_"][0].config.pool_layers)
-        super().__setstate__(state)
+            state.setdefault("multilabel_", False)
+        super().__setstate__(with_new_params(type(self), state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -726,6 +728,31 @@ or dict, default="english"
 
 # Pickles and reprs name the public path, which internal moves never change.
 ULMFiTClassifier.__module__ = "sk_ulmfit"
+
+
+def _auto_language_model(params: dict, **changes) -> ULMFiTLanguageModel:
+    """Stage 2 for ``language_model="auto"`` in a classifier with ``params``: the
+    ``AUTO_LANGUAGE_MODEL`` settings (and ``changes``) with the classifier's shared ones."""
+    return ULMFiTLanguageModel(**{**AUTO_LANGUAGE_MODEL, **changes}, **{name: params[name] for name in AUTO_SHARED})
+
+
+def _renamed_params(params: dict) -> dict:
+    """``params`` (or a pickled state) with sk_ulmfit 0.1.0's stage-2 parameters in today's
+    terms: ``lm_epochs=0`` was ``language_model=None``, and ``lm_epochs``, ``lm_lr`` the
+    epochs and rate of what is now ``"auto"`` (its default, ``(1, 2e-3)``, is ``"auto"``).
+    Only pickles and files written by 0.1.0 have them."""
+    if "lm_epochs" not in params:
+        return params
+    params = dict(params)
+    epochs, lr = params.pop("lm_epochs"), params.pop("lm_lr", AUTO_LANGUAGE_MODEL["lr"])
+    if epochs == 0:
+        params["language_model"] = None
+    elif (epochs, lr) == (AUTO_LANGUAGE_MODEL["epochs"], AUTO_LANGUAGE_MODEL["lr"]) or (
+            "pretrained" in params and params["pretrained"] is None):
+        params["language_model"] = "auto"  # which, as lm_epochs did, skips stage 2 without a pretrained model
+    else:
+        params["language_model"] = _auto_language_model(params, epochs=epochs, lr=lr)
+    return params
 
 
 def _training_part(sequences, targets, weights, train_idx):

@@ -21,7 +21,7 @@ from ._model import (
     language_model_groups,
     state_dict_on_cpu,
 )
-from ._params import check_params
+from ._params import check_params, with_new_params
 from ._persistence import (
     SavedLanguageModel,
     language_model_payload,
@@ -355,13 +355,17 @@ class ULMFiTLanguageModel(BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        state = with_new_params(type(self), state)
         if isinstance(state.get("model_"), dict):
-            config = LanguageModelConfig(**state["config_"])
+            config, vocab = state["config_"], state["vocab_"]
+            if not isinstance(config, dict):  # sk_ulmfit 0.1.0 pickled the dataclass and the Vocabulary
+                config, vocab = vars(config), vocab.itos
+            config = LanguageModelConfig(**config)
             model = build_language_model(config)
             model.load_state_dict(state["model_"])
             device = loadable_device(state["device_"])
             state = {**state, "model_": model.to(device).eval(), "device_": device, "config_": config,
-                     "vocab_": Vocabulary(state["vocab_"])}
+                     "vocab_": Vocabulary(vocab)}
         super().__setstate__(state)
 
 
