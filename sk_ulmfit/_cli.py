@@ -1,6 +1,6 @@
 """``sk-ulmfit``: the estimators from a shell, for people with a CSV.
 
-    sk-ulmfit fit train.csv --text-column text --label-column label --output model.skulm
+    sk-ulmfit fit train.csv --text-column text --label-column label --output model.skulm [--unlabelled more.csv]
     sk-ulmfit predict model.skulm new.csv --text-column text --output predictions.csv [--proba]
     sk-ulmfit evaluate model.skulm test.csv --text-column text --label-column label
     sk-ulmfit inspect model.skulm train.csv --text-column text --label-column label --output worst.html
@@ -10,6 +10,10 @@ Tables are CSV, TSV, JSON Lines or Parquet (by suffix, optionally compressed: ``
 ``.xz``, ...). Models are written in the safe format of ``ULMFiTClassifier.save``. A file
 that exists is never overwritten without ``--force``. Errors go to stderr as one
 ``error:`` line and exit status 2.
+
+``fit --unlabelled FILE`` (repeatable) adds that table's texts (the same text column) to
+stage 2, the language model's fine-tuning: in-domain text without labels, the lever that
+matters most when labels are few.
 
 Multi-label: ``fit --label-separator ";"`` reads each label cell as a set of labels
 (``"grain;wheat"``); the label names go in ``<model>.labels.json`` beside the model, and
@@ -31,7 +35,7 @@ from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from . import pretrain
-from ._classifier import ULMFiTClassifier
+from ._classifier import ULMFiTClassifier, _auto_language_model
 from .inspection import most_unsure, top_losses
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -152,12 +156,26 @@ def multilabel_names(model: ULMFiTClassifier, model_path) -> tuple[list[str], st
     return saved["labels"], saved["separator"]
 
 
+def stage2_with(classifier: ULMFiTClassifier, paths: Sequence[str], text_column: str):
+    """``classifier``'s stage 2 (``language_model="auto"``'s settings) with the texts of the
+    tables at ``paths`` added as unlabelled texts."""
+    if classifier.pretrained is None or classifier.language_model != "auto":
+        raise CommandError("--unlabelled texts feed stage 2, the language model's fine-tuning, which needs "
+                           "a pretrained model and language_model='auto': drop --set pretrained=None / "
+                           "language_model=..., or drop --unlabelled")
+    texts = [text for path in paths for text in texts_of(read_table(path), text_column, path)]
+    print(f"stage 2 reads {len(texts)} unlabelled texts besides the labelled ones")
+    return _auto_language_model(classifier.get_params(deep=False), extra_texts=texts)
+
+
 # ----------------------------------------------------------------------- commands
 def fit(args) -> None:
     output = writable(args.output, args.force)
     frame = read_table(args.data)
     X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
     classifier = ULMFiTClassifier(**{"verbose": 1, **parse_settings(args.set)})
+    if args.unlabelled:
+        classifier.set_params(language_model=stage2_with(classifier, args.unlabelled, args.text_column))
     binarizer = None
     if args.label_separator is not None:
         binarizer = MultiLabelBinarizer()
@@ -246,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("data")
     table_args(command, labels=True)
     command.add_argument("--output", required=True, help="model file to write")
+    command.add_argument("--unlabelled", action="append", default=[], metavar="FILE",
+                         help="a table of unlabelled texts of the same kind (same --text-column) for stage 2, "
+                              "the language model's fine-tuning; repeatable")
     command.add_argument("--label-separator", metavar="SEP",
                          help="multi-label: each label cell is a set of labels joined by SEP, e.g. ';'")
     command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",

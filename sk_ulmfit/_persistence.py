@@ -18,7 +18,7 @@ being ``q * s`` (the row's largest magnitude maps to 127); vectors stay float16.
 Version 2 exists so that an older sk_ulmfit refuses such a file with a clear error.
 
     {"format": "sk_ulmfit.classifier", "version": 1 | 2,
-     "params": {name: value, ...},          # the estimator's plain parameters
+     "params": {name: value, ...},          # the estimator's plain settings (no extra_texts)
      "classes": [label, ...],               # classes_ as str / int / float / bool
      "classes_dtype": "<U8" | "int64" | "object" | ...,
      "directions": [{"direction", "itos", "config", "weights": {name: tensor}}, ...],
@@ -65,6 +65,9 @@ PRECISIONS = ("float32", "float16", "int8")
 EMBEDDING = "0.encoder.weight"
 TIED_COPIES = ("0.encoder_dp.emb.weight", "1.decoder.weight")
 PLAIN_TYPES = (str, int, float, bool, type(None))
+# Parameters that hand an estimator data, not settings: a file keeps settings only (the
+# unlabelled texts of stage 2 would make a classifier's file as large as its corpus).
+DATA_PARAMS = ("extra_texts",)
 CHECKSUM = "sha256"
 
 
@@ -158,9 +161,11 @@ def loadable_device(device: torch.device) -> torch.device:
 
 
 def plain_params(params: dict, names=None) -> dict:
-    """The parameters a file can hold: str, int, float, bool, None and tuples of them."""
+    """The settings a file can hold: str, int, float, bool, None and tuples of them; never a
+    data parameter (``DATA_PARAMS``, also nested: ``language_model__extra_texts``)."""
     return {name: value for name, value in params.items()
-            if (names is None or name in names) and _is_plain(value)}
+            if (names is None or name in names) and name.rpartition("__")[2] not in DATA_PARAMS
+            and _is_plain(value)}
 
 
 def _is_plain(value) -> bool:

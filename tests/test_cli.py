@@ -86,6 +86,24 @@ def test_console_entry_and_pretrain_delegation(tmp_path):
     assert result.returncode == 0 and all(c in result.stdout for c in ("fit", "predict", "evaluate", "inspect"))
 
 
+def test_unlabelled_tables_feed_stage_two(trec, tiny_pretrained, tmp_path, capsys):
+    X_train, y_train, _, _ = trec
+    pd.DataFrame({"question": X_train[:300], "kind": y_train[:300]}).to_csv(tmp_path / "train.csv", index=False)
+    marker = "zyzzogeton"
+    pd.DataFrame({"question": [f"What is a {marker} ?"] * 5}).to_csv(tmp_path / "more.csv", index=False)
+    tiny_pretrained.save(tmp_path / "lm.pt")
+    fit = ["fit", str(tmp_path / "train.csv"), "--text-column", "question", "--label-column", "kind",
+           "--unlabelled", str(tmp_path / "more.csv"), "--set", "direction='forward'", "--set", "min_freq=1",
+           "--set", "batch_size=32", "--set", "random_state=0", "--set", "schedule=[(1, 1, 2e-2)]"]
+    assert main([*fit, "--output", str(tmp_path / "m.skulm"), "--set", f"pretrained={str(tmp_path / 'lm.pt')!r}"]) == 0
+    assert "stage 2 reads 5 unlabelled texts" in capsys.readouterr().out
+    assert marker in ULMFiTClassifier.load(tmp_path / "m.skulm").directions_[0].vocab.stoi  # only they hold it
+
+    assert main([*fit, "--output", str(tmp_path / "n.skulm"), "--set", "pretrained=None"]) == 2
+    assert "--unlabelled texts feed stage 2" in capsys.readouterr().err
+    assert not (tmp_path / "n.skulm").exists()
+
+
 def test_multi_label_tables(reuters_table, capsys):
     folder, names = reuters_table
     model = folder / "topics.skulm"

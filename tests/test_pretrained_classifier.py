@@ -137,14 +137,17 @@ def test_stage_two_is_a_nested_estimator(tiny_pretrained, trec, monkeypatch):
     assert clf.language_model.epochs == 1 and clf.language_model.lr_schedule == "one_cycle"  # untouched
 
 
-def test_unlabeled_texts_extend_the_vocabulary(tiny_pretrained, trec):
+def test_unlabeled_texts_extend_the_vocabulary_and_stay_out_of_the_file(tiny_pretrained, trec, tmp_path):
     X_train, y_train, _, _ = trec
     marker = "zyzzogeton"
-    extra = [f"The {marker} is a word ."] * 5
+    extra = [f"The {marker} is a word of unlabelled text ."] * 5
     stage2 = ULMFiTLanguageModel(extra_texts=extra, drop_mult=0.3)
     clf = ULMFiTClassifier(pretrained=tiny_pretrained, language_model=stage2, **_params(schedule=HEAD_ONLY))
     clf.fit(X_train[:100], y_train[:100])
     assert marker in clf.directions_[0].vocab.stoi
+    clf.save(tmp_path / "clf.pt")  # settings, not data: a corpus of unlabelled texts would be saved with it
+    assert extra[0].encode() not in (tmp_path / "clf.pt").read_bytes()
+    assert ULMFiTClassifier.load(tmp_path / "clf.pt").predict(X_train[:5]).shape == (5,)
 
 
 def test_both_directions_average_their_probabilities(tiny_pretrained, wiki_articles, trec, tmp_path):
