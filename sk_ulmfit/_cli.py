@@ -164,7 +164,6 @@ def stage2_with(classifier: ULMFiTClassifier, paths: Sequence[str], text_column:
                            "a pretrained model and language_model='auto': drop --set pretrained=None / "
                            "language_model=..., or drop --unlabelled")
     texts = [text for path in paths for text in texts_of(read_table(path), text_column, path)]
-    print(f"stage 2 reads {len(texts)} unlabelled texts besides the labelled ones")
     return _auto_language_model(classifier.get_params(deep=False), extra_texts=texts)
 
 
@@ -176,6 +175,7 @@ def fit(args) -> None:
     classifier = ULMFiTClassifier(**{"verbose": 1, **parse_settings(args.set)})
     if args.unlabelled:
         classifier.set_params(language_model=stage2_with(classifier, args.unlabelled, args.text_column))
+        print(f"stage 2 reads {len(classifier.language_model.extra_texts)} unlabelled texts besides the labelled ones")
     binarizer = None
     if args.label_separator is not None:
         binarizer = MultiLabelBinarizer()
