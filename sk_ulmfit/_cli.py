@@ -202,7 +202,7 @@ def predict(args) -> None:
     result = frame.copy()
     log_proba = model.predict_log_proba(X)  # one pass for both the probabilities and predict's rule
     predicted = model._predictions(log_proba)
-    multilabel = getattr(model, "multilabel_", False)
+    multilabel = model.multilabel_
     names, separator = multilabel_names(model, args.model) if multilabel else (list(model.classes_), None)
     if args.proba:
         for index, name in enumerate(names):
@@ -217,7 +217,7 @@ def evaluate(args) -> None:
     model = load_model(args.model)
     frame = read_table(args.data)
     X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
-    if getattr(model, "multilabel_", False):
+    if model.multilabel_:
         names, separator = multilabel_names(model, args.model)
         truth = MultiLabelBinarizer(classes=names).fit_transform(label_sets(y, separator))
         predicted = model.predict(X)
@@ -236,7 +236,7 @@ def evaluate(args) -> None:
 def inspect(args) -> None:
     output = writable(args.output, args.force)
     model = load_model(args.model)
-    if getattr(model, "multilabel_", False):
+    if model.multilabel_:
         raise CommandError("inspect ranks texts with one label each; for a multi-label model use "
                            "sk_ulmfit.inspection from Python, one label at a time")
     frame = read_table(args.data)
