@@ -126,8 +126,8 @@ class _RangeTest(ULMFiTClassifier):
     range_test: dict
     range_curve: list
 
-    def _run_schedule(self, model, config, device, stages, sequences, targets, weights, train_idx, valid_idx,
-                      rng, resume=None, save_progress=None, **unused):
+    def _run_schedule(self, model, config, device, stages, batch_size, sequences, targets, weights, train_idx,
+                      valid_idx, rng, resume=None, save_progress=None, **unused):
         stage = self.range_test["stage"]
         if not 1 <= stage <= len(stages):
             raise ValueError(f"stage must be between 1 and {len(stages)} (the schedule's stages); got {stage}")
@@ -139,7 +139,7 @@ class _RangeTest(ULMFiTClassifier):
         batches, smoothed, lowest, self.range_curve = [], 0.0, math.inf, []
         for step, lr in enumerate(self.range_test["lrs"]):
             if not batches:
-                batches = training_batches([len(s) for s in train], self.batch_size, rng)
+                batches = training_batches([len(s) for s in train], batch_size, rng)
             for group in optimizer.param_groups:
                 group["lr"] = float(lr)
             loss = train_epoch(model, train, train_targets, [batches.pop()], optimizer, _Constant(), scaler,

@@ -47,14 +47,19 @@ CHOICES = {"lr_schedule": LR_SCHEDULES, "predict_precision": PRECISIONS, "pool_l
 OPTIONAL = {"n_sampled", "validation_fraction", "n_jobs"}
 
 
-def check_params(estimator, only: tuple[str, ...] | None = None, **choices) -> None:
+def check_params(estimator, only: tuple[str, ...] | None = None, auto: tuple[str, ...] = (), **choices) -> None:
     """Check every parameter of ``estimator`` (or those in ``only``) that the table or
-    ``choices`` (per-estimator choices, e.g. ``direction``) covers."""
+    ``choices`` (per-estimator choices, e.g. ``direction``) covers; the parameters named in
+    ``auto`` may also be ``"auto"``."""
     params = estimator.get_params(deep=False)
     if only is not None:
         params = {name: params[name] for name in only}
     for name, value in params.items():
         if value is None and name in OPTIONAL:
+            continue
+        if name in auto and isinstance(value, str):
+            if value != "auto":
+                raise ValueError(f"{name} must be 'auto' or a number; got {value!r}")
             continue
         if name in NUMBERS:
             kind, lowest, highest, bounds = NUMBERS[name]

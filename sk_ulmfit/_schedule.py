@@ -29,6 +29,20 @@ ULMFIT_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 8, 5e-3))
 # epochs of 500 texts take in batches of 16 (benchmarks/RESULTS.md, "Session 19").
 ULMFIT_MIN_LAST_STEPS = 256
 
+# The classifier's batch_size="auto": 16 texts a batch (its default, chosen on development
+# splits of 100-1,000 labelled texts where small batches buy optimiser steps) for up to
+# AUTO_BATCH_STEPS * 16 texts; on more, batches grow in steps of 8 texts to keep an epoch near
+# AUTO_BATCH_STEPS optimiser steps, up to 64 (fastai's and the paper's batch): fewer, cheaper
+# steps per text on a CPU, at some accuracy (benchmarks/RESULTS.md, "Fit time").
+AUTO_BATCH_MIN, AUTO_BATCH_MAX, AUTO_BATCH_STEPS = 16, 64, 128
+
+
+def auto_batch_size(n_texts: int) -> int:
+    """The classifier's training batch for ``n_texts`` training texts (``batch_size="auto"``)."""
+    grown = 8 * math.ceil(n_texts / AUTO_BATCH_STEPS / 8)
+    return int(min(AUTO_BATCH_MAX, max(AUTO_BATCH_MIN, grown)))
+
+
 LR_SCHEDULES = ("one_cycle", "slanted_triangular")
 
 # fastai's fit_one_cycle for text learners: cosine warm-up over 25 % of the steps from
@@ -113,14 +127,18 @@ def group_rates(lr: float, n_groups: int, lr_decay: float) -> list[float]:
 
 
 def make_optimizer(groups, lr_schedule: str, weight_decay: float) -> torch.optim.Optimizer:
-    """Adam with decoupled weight decay and one parameter group per layer group (fastai's Adam)."""
-    return torch.optim.AdamW(
-        [{"params": group} for group in groups],
-        lr=1e-3,
-        betas=ADAM_BETAS[lr_schedule],
-        eps=ADAM_EPS,
-        weight_decay=weight_decay,
-    )
+    """Adam with decoupled weight decay and one parameter group per layer group (fastai's Adam).
+
+    torch's fused implementation (one kernel over all parameters) where torch has one for
+    the parameters' device (CPUs from torch 2.4, GPUs), else its default: on a CPU the
+    per-parameter loop was a fifth of a training step at 16 texts a batch
+    (``benchmarks/fit_time.py``).
+    """
+    settings = dict(lr=1e-3, betas=ADAM_BETAS[lr_schedule], eps=ADAM_EPS, weight_decay=weight_decay)
+    try:
+        return torch.optim.AdamW([{"params": group} for group in groups], fused=True, **settings)
+    except RuntimeError:  # no fused kernel for these parameters' device in this torch
+        return torch.optim.AdamW([{"params": group} for group in groups], **settings)
 
 
 class StageRates:

@@ -252,6 +252,7 @@ def run_schedule(
     resume: dict | None = None,
     save_progress: Callable[[dict], None] | None = None,
     early_stopping: EarlyStopping | None = None,
+    runs_after: int = 0,
 ) -> list[dict]:
     """Train through the stages of gradual unfreezing; returns one record per epoch.
 
@@ -267,6 +268,10 @@ def run_schedule(
     ``early_stopping`` ends the last stage once ``evaluate``'s ``valid_loss`` has not
     improved for ``n_iter_no_change`` epochs, and leaves the network with the weights of
     its best epoch of that stage.
+
+    With ``verbose``, each epoch's line ends with an estimate of the time left: the steps
+    still to run at the last epoch's seconds per step, plus ``runs_after`` more runs of the
+    whole schedule (the classifier's other reading direction).
     """
     optimizer = make_optimizer(groups, lr_schedule, weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
@@ -278,6 +283,7 @@ def run_schedule(
         best = resume.get("best")
         if rng is not None:
             rng.bit_generator.state = resume["stage_rng"]
+    clock = _Clock(stages, runs_after)
     for stage_index in range(first_stage, len(stages)):
         stage = stages[stage_index]
         set_trainable(groups, stage.n_trainable)
@@ -297,13 +303,15 @@ def run_schedule(
                 break
             started = time.perf_counter()
             record = {"stage": stage_index + 1, "epoch": epoch_number, "unfreeze": stage.n_trainable,
-                      "lr": stage.lr, "train_loss": train_on(plan, optimizer, rates, scaler)}
+                      "lr": stage.lr, "steps": len(plan), "train_loss": train_on(plan, optimizer, rates, scaler)}
             if evaluate is not None:
                 record.update(evaluate())
             record["seconds"] = time.perf_counter() - started
             history.append(record)
             if verbose:
-                print(format_record(record, len(stages), stage.epochs), flush=True)
+                left = clock.seconds_left(stage_index, epoch_number, record)
+                print(f"{format_record(record, len(stages), stage.epochs)}; {format_duration(left)} left",
+                      flush=True)
             if last_stage and early_stopping is not None and (best is None or record["valid_loss"] < best["loss"]):
                 best = {"epoch": epoch_number, "loss": record["valid_loss"], "state": early_stopping.snapshot()}
             if save_progress is not None:
@@ -314,6 +322,38 @@ def run_schedule(
         early_stopping.restore(best["state"])
         history[-1]["restored_epoch"] = best["epoch"]
     return history
+
+
+class _Clock:
+    """The time a run of ``stages`` has left, from the pace of its last epoch.
+
+    Every epoch of a run has the same number of steps (the batches of the same texts), so
+    the steps left are the epochs left times the last epoch's steps; they are priced at the
+    last epoch's seconds per step (exact from the last stage on; the frozen stages before it
+    are cheaper per step, so early estimates are low), plus the whole run again for each of
+    ``runs_after`` runs still to come.
+    """
+
+    def __init__(self, stages: list[Stage], runs_after: int):
+        self.stages, self.runs_after, self.started = stages, runs_after, time.perf_counter()
+
+    def seconds_left(self, stage_index: int, epoch_number: int, record: dict) -> float:
+        per_step = record["seconds"] / max(record["steps"], 1)
+        epochs_left = self.stages[stage_index].epochs - epoch_number + sum(
+            stage.epochs for stage in self.stages[stage_index + 1:])
+        left = epochs_left * record["steps"] * per_step
+        whole_run = time.perf_counter() - self.started + left
+        return left + self.runs_after * whole_run
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` as a person reads a wait: ``"about 40 s"``, ``"about 12 min"``, ``"about 1 h 5 min"``."""
+    if seconds < 90:
+        return f"about {max(seconds, 0):.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h {minutes % 60} min"
 
 
 @dataclass

@@ -173,6 +173,40 @@ def test_verbose_prints_a_line_per_epoch(trec, capsys):
     ULMFiTClassifier(random_state=0, verbose=1, **TINY).fit(X_train[:100], y_train[:100])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("stage")]
     assert len(lines) == 3 and "train_loss=" in lines[0]
+    assert all(line.endswith(" left") for line in lines) and lines[-1].endswith("; about 0 s left")
+
+
+def test_verbose_counts_the_other_direction_in_the_time_left(trec, capsys, monkeypatch):
+    """While the forward network trains, the time left includes a whole backward run."""
+    from sk_ulmfit import _training
+
+    runs_after, clock = [], _training._Clock
+
+    def recording_clock(stages, runs):
+        runs_after.append(runs)
+        return clock(stages, runs)
+
+    monkeypatch.setattr(_training, "_Clock", recording_clock)
+    X_train, y_train, _, _ = trec
+    ULMFiTClassifier(random_state=0, verbose=1, **{**TINY, "direction": "both"}).fit(X_train[:100], y_train[:100])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("stage")]
+    assert len(lines) == 6 and all(line.endswith(" left") for line in lines)
+    assert runs_after[-2:] == [1, 0]  # forward, then backward (stage 2's language models: 0 each)
+
+
+def test_auto_batch_size_follows_the_number_of_training_texts(data_home):
+    """batch_size="auto": 16 texts a batch for a small set, larger batches for thousands of
+    texts, recorded in history_ with the optimiser steps each epoch took."""
+    from sk_ulmfit._schedule import auto_batch_size
+    from sk_ulmfit.datasets import fetch_trec
+
+    X, y = fetch_trec("train", data_home=data_home, return_X_y=True)
+    for n in (300, 3000):
+        clf = ULMFiTClassifier(random_state=0, **{**TINY, "batch_size": "auto", "schedule": ((1, 1, 2e-2),)})
+        clf.fit(X[:n], y[:n])
+        (record,) = clf.history_
+        assert record["batch_size"] == auto_batch_size(n) == (16 if n == 300 else 24)
+        assert record["steps"] == -(-n // record["batch_size"])
 
 
 # ----------------------------------------------------- scikit-learn contract
@@ -321,6 +355,7 @@ def test_bad_input_to_fit_says_what_is_wrong(X, y, error, message):
         ({"schedule": ((9, 1, 1e-2),)}, "layer groups"),
         ({"lr_schedule": "cosine"}, "lr_schedule"),
         ({"batch_size": 1}, "batch_size"),
+        ({"batch_size": "large"}, "batch_size must be 'auto' or a number"),
         ({"n_jobs": "two"}, "n_jobs must be an instance of int"),
         ({"n_jobs": 0}, "n_jobs=0 has no meaning"),
         ({"random_state": "seed"}, "cannot be used to seed"),

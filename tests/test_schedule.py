@@ -91,3 +91,14 @@ def test_one_cycle_is_fastais_cosine_shape_with_momentum_cycle():
     assert rates[-1] < 1e-3
     assert not np.allclose(np.diff(np.diff(rates[:peak])), 0, atol=1e-6)  # curved, not linear
     assert optimizer.param_groups[0]["betas"][0] == pytest.approx(0.8, abs=1e-3)
+
+
+def test_auto_batch_size_is_16_for_small_sets_and_grows_to_64_with_the_texts():
+    from sk_ulmfit._schedule import AUTO_BATCH_STEPS, auto_batch_size
+
+    assert [auto_batch_size(n) for n in (2, 100, 1000, 16 * AUTO_BATCH_STEPS)] == [16] * 4
+    assert auto_batch_size(16 * AUTO_BATCH_STEPS + 1) == 24  # grows in steps of 8 texts
+    sizes = [auto_batch_size(n) for n in range(1000, 20000, 50)]
+    assert sizes == sorted(sizes) and max(sizes) == 64 and all(size % 8 == 0 for size in sizes)
+    for n in range(16 * AUTO_BATCH_STEPS, 64 * AUTO_BATCH_STEPS, 97):  # epochs stay near AUTO_BATCH_STEPS steps
+        assert AUTO_BATCH_STEPS * 2 / 3 <= n / auto_batch_size(n) <= AUTO_BATCH_STEPS
