@@ -73,6 +73,8 @@ def split(dataset: str, n_train: int, n_eval: int, seed: int, data_home: str, de
     if n_train < len(X):
         train, _ = train_test_split(np.arange(len(X)), train_size=n_train, stratify=y, random_state=seed)
         X, y = [X[i] for i in train], y[train]
+    if n_eval == 0:  # the grid search scores by cross-validation only
+        return X, y, [], y[:0]
     X_test, y_test = load(dataset, "test", data_home)
     if n_eval < len(X_test):
         held, _ = train_test_split(np.arange(len(X_test)), train_size=n_eval, stratify=y_test, random_state=seed)
