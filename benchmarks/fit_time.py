@@ -12,7 +12,8 @@ other). Parts:
 - ``step``: one training step of the shipped ``"english"`` encoder's classifier (200/512/3)
   on TREC-6 questions, by batch size and by what is trained (head only, all layers): ms per
   text, forward / backward / optimiser, and the achieved GFLOP/s of the LSTMs' arithmetic
-  against this machine's dense float32 peak (a 4096² matrix product).
+  against this machine's dense float32 peak (a 4096² matrix product); also under CPU
+  bfloat16 autocast, for this library only.
 - ``fits``: ``ULMFiTClassifier(random_state=seed)`` with every default on TREC-6 (all 5,452
   questions) and 1,000 AG News articles / IMDb reviews: tokenising, stage 2 and each stage
   of each direction (``history_``), fit time and test accuracy.
@@ -21,6 +22,9 @@ other). Parts:
 - ``accuracy``: development accuracy against fit time for batch sizes on splits of the
   *training* data (TREC-6's training part, AG News's test file split into train and
   development articles), forward direction, several seeds.
+- ``threads``: the two directions of a fit one after the other with every core (what
+  ``fit`` does) against both at once in two processes of one thread each, on 800 TREC-6
+  questions (each direction from the shipped encoder, no stage 2, all layers 2 epochs).
 
 Results are cached in ``benchmarks/out/fit_time/`` by call and library code, so an
 interrupted run resumes where it stopped.
@@ -98,7 +102,9 @@ def lstm_flops_per_token(sizes: list[tuple[int, int]]) -> float:
     return sum(2 * 4 * hidden * (inputs + hidden) for inputs, hidden in sizes)
 
 
-def step_worker(data_home: str, batch_sizes: list[int], n_steps: int) -> dict:
+def step_worker(data_home: str, batch_sizes: list[int], n_steps: int, precision: str = "float32") -> dict:
+    import contextlib
+
     import torch
 
     from sk_ulmfit._batching import collate, training_batches
@@ -152,7 +158,9 @@ def step_worker(data_home: str, batch_sizes: list[int], n_steps: int) -> dict:
                 inputs, order = collate([sequences[i] for i in batch], 72, PAD_ID)
                 batch_targets = torch.from_numpy(targets[batch[order]])
                 started = time.perf_counter()
-                loss = network_loss(model, inputs, batch_targets)
+                with (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bfloat16"
+                      else contextlib.nullcontext()):
+                    loss = network_loss(model, inputs, batch_targets)
                 forwarded = time.perf_counter()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -215,7 +223,24 @@ def grid_worker(data_home: str, n_train: int, seed: int) -> dict:
             "cv_accuracy": [float(s) for s in search.cv_results_["mean_test_score"]]}
 
 
-WORKERS = {"step": step_worker, "fit": fit_worker, "grid": grid_worker}
+def direction_worker(data_home: str, direction: str, threads: int, start_at: float) -> dict:
+    """One direction's fit with ``threads`` torch threads, started at wall time ``start_at``
+    (after imports and a warm-up), so that two processes fit at the same time."""
+    import torch
+
+    from sk_ulmfit import ULMFiTClassifier
+
+    torch.set_num_threads(threads)
+    X, y, _, _ = split("trec", 800, 0, 0, data_home, development=False)
+    clf = ULMFiTClassifier(direction=direction, language_model=None, schedule=(("all", 2, 5e-3),), random_state=0)
+    clf.fit(X[:32], y[:32])  # tokeniser, encoder file and kernels warmed up
+    time.sleep(max(0.0, start_at - time.time()))
+    started = time.perf_counter()
+    clf.fit(X, y)
+    return {"start": time.time() - (time.perf_counter() - started), "fit_s": time.perf_counter() - started}
+
+
+WORKERS = {"step": step_worker, "fit": fit_worker, "grid": grid_worker, "direction": direction_worker}
 
 
 # ------------------------------------------------------------------- the driver
@@ -264,6 +289,13 @@ def part_step(args) -> list[str]:
                          f"{row['forward_ms']:.1f} / {row['backward_ms']:.1f} / {row['optimiser_ms']:.1f} | "
                          f"{row['gflops']:.0f} | {row['gflops'] / result['peak_gflops']:.0%} |")
             print(lines[-1], flush=True)
+    # bfloat16 autocast, this library only: does the CPU's native bfloat16 pay for training?
+    bfloat16 = measure(list(libraries(args).values())[-1], "step", args.data_home, [16, 64], 30, "bfloat16")
+    for row in [] if bfloat16 is None else bfloat16["rows"]:
+        lines.append(f"| {list(libraries(args))[-1]}, bfloat16 autocast | {row['batch_size']} | {row['trained']} | "
+                     f"{row['ms_per_text']:.2f} | {row['forward_ms']:.1f} / {row['backward_ms']:.1f} / "
+                     f"{row['optimiser_ms']:.1f} | {row['gflops']:.0f} | {row['gflops'] / bfloat16['peak_gflops']:.0%} |")
+        print(lines[-1], flush=True)
     if result is not None:
         lines.append("")
         lines.append(f"Dense float32 peak of this machine (4096² matrix product, {result['threads']} threads): "
@@ -271,7 +303,7 @@ def part_step(args) -> list[str]:
     return lines
 
 
-FITS = [("trec", 5452, 500), ("ag_news", 1000, 1000), ("imdb", 1000, 1000)]
+FITS = [("trec", 5452, 500), ("ag_news", 1000, 1000), ("imdb", 1000, 1000), ("ag_news", 7000, 600)]
 
 
 def _phases(result: dict) -> str:
@@ -292,6 +324,8 @@ def part_fits(args) -> list[str]:
     lines = ["| data (train / test) | library | batch | fit time | tokenise | stage 2 and set-up "
              "| training per stage (s) | test accuracy |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for dataset, n_train, n_test in FITS:
+        if args.fits and f"{dataset}:{n_train}" not in args.fits:
+            continue
         for name, root in libraries(args).items():
             result = measure(root, "fit", args.data_home, dataset, n_train, n_test, args.seed, {}, False)
             if result is None:
@@ -351,9 +385,48 @@ def part_accuracy(args) -> list[str]:
     return lines
 
 
-PARTS = {"step": part_step, "fits": part_fits, "grid": part_grid, "accuracy": part_accuracy}
+def run_worker(root: Path, worker: str, *args) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen([sys.executable, __file__, "--worker", json.dumps([worker, args])], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def worker_result(process: subprocess.Popen) -> dict:
+    out, err = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"worker failed:\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def part_threads(args) -> list[str]:
+    import torch
+
+    root = Path(args.library or THIS_LIBRARY).resolve()
+    threads = torch.get_num_threads()
+    # one after the other, every core each (what fit does)
+    one_by_one = [worker_result(run_worker(root, "direction", args.data_home, direction, threads, 0.0))["fit_s"]
+                  for direction in ("forward", "backward")]
+    # both at once, one thread each, started together once both have warmed up
+    start_at = time.time() + 60
+    processes = [run_worker(root, "direction", args.data_home, direction, max(1, threads // 2), start_at)
+                 for direction in ("forward", "backward")]
+    together = [worker_result(process) for process in processes]
+    wall = max(r["start"] + r["fit_s"] for r in together) - min(r["start"] for r in together)
+    lines = ["| how the two directions run | forward | backward | both directions, wall time |",
+             "| --- | --- | --- | --- |",
+             f"| one after the other, {threads} threads | {one_by_one[0]:.1f} s | {one_by_one[1]:.1f} s "
+             f"| {sum(one_by_one):.1f} s |",
+             f"| at once, two processes of {max(1, threads // 2)} thread | {together[0]['fit_s']:.1f} s "
+             f"| {together[1]['fit_s']:.1f} s | {wall:.1f} s |"]
+    print("\n".join(lines), flush=True)
+    return lines
+
+
+PARTS = {"step": part_step, "fits": part_fits, "grid": part_grid, "accuracy": part_accuracy,
+         "threads": part_threads}
 HEADINGS = {"step": "## Fit time: one training step", "fits": "## Fit time: default fits, phase by phase",
-            "grid": "## Fit time: a grid search over schedules", "accuracy": "## Fit time: batch size, accuracy and time"}
+            "grid": "## Fit time: a grid search over schedules", "accuracy": "## Fit time: batch size, accuracy and time",
+            "threads": "## Fit time: the two directions in parallel processes"}
 
 
 def main() -> None:
@@ -363,6 +436,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     parser.add_argument("--baseline", help="another sk_ulmfit checkout to measure side by side")
     parser.add_argument("--library", help="the checkout measured as 'after' (default: this one)")
+    parser.add_argument("--fits", nargs="+", help="rows of the fits part, as dataset:n_train (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds of the accuracy part")
     parser.add_argument("--cached-only", action="store_true", help="report what is measured, measure nothing")

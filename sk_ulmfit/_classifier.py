@@ -49,7 +49,7 @@ from ._persistence import (
     write_payload,
 )
 from ._pretrained import DIRECTIONS, Start, resolve
-from ._schedule import auto_batch_size, parse_schedule
+from ._schedule import batch_and_rate_factor, parse_schedule, scaled
 from ._text import Vocabulary, tokenize
 from ._training import (
     EarlyStopping,
@@ -133,8 +133,9 @@ or dict, default="english"
         When an epoch is fewer than 32 optimiser steps (fewer than 500 texts at
         ``batch_size=16``), that last stage runs at least 256 steps (8 epochs of 500
         texts; 100 texts: 37 epochs), which scored 3.1 points higher on TREC-6 and 2.4
-        on IMDb with 100 labels. A schedule given as stages runs as given; ``history_``
-        records the epochs run.
+        on IMDb with 100 labels. A schedule given as stages runs as given; its rates are
+        for batches of 16 texts, which ``batch_size="auto"`` scales on large sets.
+        ``history_`` records the epochs and rates run.
     lr_schedule : {"one_cycle", "slanted_triangular"}, default="one_cycle"
         Per-step rates within a stage: fastai's cosine one-cycle (with momentum
         0.8-0.7-0.8) or the paper's linear slanted triangle (cut_frac 0.1, ratio 32).
@@ -162,15 +163,17 @@ or dict, default="english"
         Tokens seen fewer times in the training texts map to ``xxunk``.
     max_vocab : int, default=60000
         Largest vocabulary size.
-    batch_size : int or "auto", default=16
-        Texts per batch when training the classifier (stage 3). Small batches give a
-        small labelled set enough optimiser steps: 16 scored 2.4-3.1 points above
-        fastai's 64 on development splits of 500-1,000 texts. ``"auto"`` trades accuracy
-        for time on large sets: 16 for up to 2,048 training texts, then batches that keep an
-        epoch near 128 steps, up to 64 texts; on development splits of 4,452 TREC-6
-        questions and 7,000 AG News articles it fitted 1.4x and 1.3x faster and scored 1.2
-        and 1.7 points lower (``benchmarks/RESULTS.md``, "Fit time"). ``history_`` records the
-        size used. Stage 2 always uses 64 rows of ``bptt`` tokens.
+    batch_size : int or "auto", default="auto"
+        Texts per batch when training the classifier (stage 3). ``"auto"``: 16 texts a
+        batch for up to 2,048 training texts (small batches give a small labelled set
+        enough optimiser steps: 16 scored 2.4-3.1 points above fastai's 64 on development
+        splits of 500-1,000 texts); on more, batches that keep an epoch near 128 steps, up
+        to 64 texts, with every stage's rate multiplied by ``sqrt(batch_size / 16)``. On
+        development splits of 4,452 TREC-6 questions and 7,000 AG News articles that fitted
+        1.4x and 1.3x faster than batches of 16 at the same accuracy
+        (``benchmarks/RESULTS.md``, "Fit time"). An integer is used as given, with the
+        schedule's rates unchanged. ``history_`` records the size and the rates used.
+        Stage 2 always uses 64 rows of ``bptt`` tokens.
     predict_batch_size : int, default=64
         Most texts per batch in ``predict``, ``predict_proba`` and ``transform``; long
         texts go a few at a time (at most about 8,192 tokens per batch).
@@ -269,7 +272,7 @@ or dict, default="english"
         pool_layers: str = "last",
         min_freq: int = 3,
         max_vocab: int = 60000,
-        batch_size: int | str = 16,
+        batch_size: int | str = "auto",
         predict_batch_size: int = 64,
         predict_precision: str = "float32",
         validation_fraction: float | None = None,
@@ -370,9 +373,9 @@ or dict, default="english"
             fit_seed = checkpoints.fit_seed(fit_seed)
         rng = np.random.default_rng(fit_seed)
         train_idx, valid_idx = self._split_validation(targets, rng)
-        batch_size = auto_batch_size(len(train_idx)) if self.batch_size == "auto" else self.batch_size
-        stages = parse_schedule(self.schedule, n_groups=n_layers + 2,
-                                steps_per_epoch=math.ceil(len(train_idx) / batch_size))
+        batch_size, rate_factor = batch_and_rate_factor(self.batch_size, len(train_idx))
+        stages = scaled(parse_schedule(self.schedule, n_groups=n_layers + 2,
+                                       steps_per_epoch=math.ceil(len(train_idx) / batch_size)), rate_factor)
         extra = [] if stage2 is None else stage2._extra_texts()
         # the extra texts are tokenised here too, so stage 2 finds them in the cache
         tokens = tokenize(texts + extra, n_jobs=self.n_jobs, memory=self.memory,

@@ -15,7 +15,7 @@ from sklearn.base import clone
 from ._batching import training_batches
 from ._classifier import ULMFiTClassifier, _training_part
 from ._model import layer_groups, set_trainable
-from ._schedule import make_optimizer
+from ._schedule import batch_and_rate_factor, make_optimizer
 from ._training import train_epoch
 
 # fastai's suggestion functions, by the names fastai's ``lr_find(suggest_funcs=...)`` uses
@@ -70,7 +70,10 @@ def lr_find(estimator: ULMFiTClassifier, X, y, *, stage: int = 1, start_lr: floa
     batches while the rate grows exponentially from ``start_lr`` to ``end_lr`` (all layer
     groups at the same rate, as fastai's ``Learner.lr_find``), and stops early once the
     smoothed loss exceeds 4 times its minimum. A stage 2 run here is cached in this
-    process, so the ``fit`` that follows reuses it.
+    process, so the ``fit`` that follows reuses it. The rates are in the schedule's terms:
+    where ``batch_size="auto"`` grows the batch (more than 2,048 training texts), the
+    test trains at the grown batch with every rate times ``sqrt(batch / 16)``, as ``fit``
+    would, so a suggestion goes into ``schedule`` as it is.
 
     Parameters
     ----------
@@ -136,12 +139,13 @@ class _RangeTest(ULMFiTClassifier):
         optimizer = make_optimizer(groups, self.lr_schedule, self.weight_decay)
         scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
         train, train_targets, train_weights = _training_part(sequences, targets, weights, train_idx)
+        _, rate_factor = batch_and_rate_factor(self.batch_size, len(train_idx))  # as fit scales the schedule
         batches, smoothed, lowest, self.range_curve = [], 0.0, math.inf, []
         for step, lr in enumerate(self.range_test["lrs"]):
             if not batches:
                 batches = training_batches([len(s) for s in train], batch_size, rng)
             for group in optimizer.param_groups:
-                group["lr"] = float(lr)
+                group["lr"] = float(lr) * rate_factor
             loss = train_epoch(model, train, train_targets, [batches.pop()], optimizer, _Constant(), scaler,
                                device, self.bptt, weights=train_weights)
             smoothed = SMOOTHING * smoothed + (1 - SMOOTHING) * loss

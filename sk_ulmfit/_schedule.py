@@ -29,11 +29,13 @@ ULMFIT_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 8, 5e-3))
 # epochs of 500 texts take in batches of 16 (benchmarks/RESULTS.md, "Session 19").
 ULMFIT_MIN_LAST_STEPS = 256
 
-# The classifier's batch_size="auto": 16 texts a batch (its default, chosen on development
-# splits of 100-1,000 labelled texts where small batches buy optimiser steps) for up to
-# AUTO_BATCH_STEPS * 16 texts; on more, batches grow in steps of 8 texts to keep an epoch near
-# AUTO_BATCH_STEPS optimiser steps, up to 64 (fastai's and the paper's batch): fewer, cheaper
-# steps per text on a CPU, at some accuracy (benchmarks/RESULTS.md, "Fit time").
+# The classifier's batch_size="auto": 16 texts a batch (the size its rates were chosen for,
+# on development splits of 100-1,000 labelled texts where small batches buy optimiser steps)
+# for up to AUTO_BATCH_STEPS * 16 texts; on more, batches grow in steps of 8 texts to keep an
+# epoch near AUTO_BATCH_STEPS optimiser steps, up to 64 (fastai's and the paper's batch), and
+# every stage's rate grows by sqrt(batch / 16), the square-root rule for Adam (Hoffer et al.,
+# 2017; Malladi et al., 2022). On a CPU a step of 64 texts costs little more than one of 16;
+# at unscaled rates the larger batches scored lower (benchmarks/RESULTS.md, "Fit time").
 AUTO_BATCH_MIN, AUTO_BATCH_MAX, AUTO_BATCH_STEPS = 16, 64, 128
 
 
@@ -41,6 +43,20 @@ def auto_batch_size(n_texts: int) -> int:
     """The classifier's training batch for ``n_texts`` training texts (``batch_size="auto"``)."""
     grown = 8 * math.ceil(n_texts / AUTO_BATCH_STEPS / 8)
     return int(min(AUTO_BATCH_MAX, max(AUTO_BATCH_MIN, grown)))
+
+
+def batch_and_rate_factor(batch_size: int | str, n_texts: int) -> tuple[int, float]:
+    """The training batch for ``n_texts`` texts and the factor every stage's rate is
+    multiplied by: ``batch_size`` and 1 as given, or ``"auto"``'s size and sqrt(size / 16)."""
+    if batch_size != "auto":
+        return int(batch_size), 1.0
+    size = auto_batch_size(n_texts)
+    return size, math.sqrt(size / AUTO_BATCH_MIN)
+
+
+def scaled(stages: Sequence[Stage], factor: float) -> list[Stage]:
+    """``stages`` with every rate multiplied by ``factor``."""
+    return [Stage(stage.n_trainable, stage.epochs, stage.lr * factor) for stage in stages]
 
 
 LR_SCHEDULES = ("one_cycle", "slanted_triangular")

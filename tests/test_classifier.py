@@ -195,18 +195,25 @@ def test_verbose_counts_the_other_direction_in_the_time_left(trec, capsys, monke
 
 
 def test_auto_batch_size_follows_the_number_of_training_texts(data_home):
-    """batch_size="auto": 16 texts a batch for a small set, larger batches for thousands of
-    texts, recorded in history_ with the optimiser steps each epoch took."""
+    """batch_size="auto" (the default): 16 texts a batch for a small set, larger batches for
+    thousands of texts with rates scaled by sqrt(batch / 16), recorded in history_ with the
+    optimiser steps each epoch took; an integer batch keeps the schedule's rates."""
     from sk_ulmfit._schedule import auto_batch_size
     from sk_ulmfit.datasets import fetch_trec
 
+    assert ULMFiTClassifier().batch_size == "auto"
     X, y = fetch_trec("train", data_home=data_home, return_X_y=True)
-    for n in (300, 3000):
-        clf = ULMFiTClassifier(random_state=0, **{**TINY, "batch_size": "auto", "schedule": ((1, 1, 2e-2),)})
+    params = {key: value for key, value in TINY.items() if key != "batch_size"}
+    for n, batch_size in ((300, "auto"), (3000, "auto"), (3000, 24)):
+        clf = ULMFiTClassifier(random_state=0, **{**params, "schedule": ((1, 1, 2e-2),)})
+        if batch_size != "auto":
+            clf.set_params(batch_size=batch_size)
         clf.fit(X[:n], y[:n])
         (record,) = clf.history_
         assert record["batch_size"] == auto_batch_size(n) == (16 if n == 300 else 24)
         assert record["steps"] == -(-n // record["batch_size"])
+        scaled = batch_size == "auto" and n == 3000
+        assert record["lr"] == pytest.approx(2e-2 * (1.5**0.5 if scaled else 1.0))
 
 
 # ----------------------------------------------------- scikit-learn contract

@@ -58,3 +58,25 @@ def test_bad_settings(trec, kwargs, error, message):
         lr_find(ULMFiTClassifier(**TINY), X_train, y_train, show_plot=False, **kwargs)
     with pytest.raises(TypeError, match="ULMFiTClassifier"):
         lr_find(object(), X_train, y_train)
+
+
+def test_rates_are_in_the_schedules_terms_when_auto_grows_the_batch(data_home, monkeypatch):
+    """On 3,000 texts batch_size="auto" trains 24 a batch with rates times sqrt(24/16): the
+    range test trains at those rates and reports the schedule's, as fit would use them."""
+    import sk_ulmfit._lr_find as module
+    from sk_ulmfit.datasets import fetch_trec
+
+    applied = []
+    real = module.train_epoch
+
+    def recording(model, train, targets, batches, optimizer, *args, **kwargs):
+        applied.append((len(batches[0]), optimizer.param_groups[0]["lr"]))
+        return real(model, train, targets, batches, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(module, "train_epoch", recording)
+    X, y = fetch_trec("train", data_home=data_home, return_X_y=True)
+    params = {key: value for key, value in TINY.items() if key != "batch_size"}
+    result = lr_find(ULMFiTClassifier(**params, random_state=0), X[:3000], y[:3000], num_it=10, show_plot=False)
+    assert {size for size, _ in applied} == {24}
+    reported = result.curve["lr"].to_numpy()
+    assert np.allclose([lr for _, lr in applied][: len(reported)], reported * 1.5**0.5)

@@ -102,3 +102,15 @@ def test_auto_batch_size_is_16_for_small_sets_and_grows_to_64_with_the_texts():
     assert sizes == sorted(sizes) and max(sizes) == 64 and all(size % 8 == 0 for size in sizes)
     for n in range(16 * AUTO_BATCH_STEPS, 64 * AUTO_BATCH_STEPS, 97):  # epochs stay near AUTO_BATCH_STEPS steps
         assert AUTO_BATCH_STEPS * 2 / 3 <= n / auto_batch_size(n) <= AUTO_BATCH_STEPS
+
+
+def test_auto_batch_scales_rates_by_the_square_root_of_the_batch_and_a_given_batch_keeps_them():
+    from sk_ulmfit._schedule import Stage, batch_and_rate_factor, scaled
+
+    assert batch_and_rate_factor("auto", 1000) == (16, 1.0)
+    size, factor = batch_and_rate_factor("auto", 100_000)
+    assert size == 64 and factor == pytest.approx(2.0)
+    assert batch_and_rate_factor(64, 100_000) == (64, 1.0)
+    stages = [Stage(1, 1, 2e-2), Stage(4, 8, 5e-3)]
+    assert [stage.lr for stage in scaled(stages, 2.0)] == pytest.approx([4e-2, 1e-2])
+    assert [(s.n_trainable, s.epochs) for s in scaled(stages, 2.0)] == [(1, 1), (4, 8)]
