@@ -26,7 +26,7 @@ PAPER_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 2, 1e-3))
 ULMFIT_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 8, 5e-3))
 # Eight epochs of a few labelled texts are few optimiser steps (100 texts: 56), which
 # under-trains them; "ulmfit" lengthens its last stage to at least the steps that eight
-# epochs of 500 texts take in batches of 16 (benchmarks/RESULTS.md, "Session 19").
+# epochs of 500 texts take in batches of 16 (benchmarks/RESULTS.md, the section on few labels).
 ULMFIT_MIN_LAST_STEPS = 256
 
 # The classifier's batch_size="auto": 16 texts a batch (the size its rates were chosen for,
@@ -153,7 +153,8 @@ def make_optimizer(groups, lr_schedule: str, weight_decay: float) -> torch.optim
     settings = dict(lr=1e-3, betas=ADAM_BETAS[lr_schedule], eps=ADAM_EPS, weight_decay=weight_decay)
     try:
         return torch.optim.AdamW([{"params": group} for group in groups], fused=True, **settings)
-    except RuntimeError:  # no fused kernel for these parameters' device in this torch
+    except RuntimeError:  # no fused kernel for these parameters' device in this torch; fresh
+        # group dicts: AdamW wrote fused=True into the ones it refused
         return torch.optim.AdamW([{"params": group} for group in groups], **settings)
 
 
