@@ -36,62 +36,18 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from . import pretrain
 from ._classifier import ULMFiTClassifier, _auto_language_model
+from ._clean_server import add_clean_parser
+from ._tables import (
+    CommandError,
+    column,
+    graded,
+    load_model,
+    read_table,
+    texts_of,
+    writable,
+    write_table,
+)
 from .inspection import most_unsure, top_losses
-
-READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
-COMPRESSIONS = {".gz", ".bz2", ".xz", ".zip", ".zst"}
-
-
-class CommandError(Exception):
-    """A problem with the command's input that the user can fix; printed as ``error: ...``."""
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """The rows of a CSV, TSV, JSON Lines or Parquet file (format from the suffix)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"no file at {path}")
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in COMPRESSIONS:
-        suffixes = suffixes[:-1]
-    kind = READERS.get(suffixes[-1] if suffixes else "")
-    if kind is None:
-        raise CommandError(f"{path}: unknown table format; use .csv, .tsv, .jsonl or .parquet "
-                           "(optionally compressed, e.g. .csv.gz)")
-    try:
-        if kind == "csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        elif kind == "tsv":
-            frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3)
-        elif kind == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
-        else:
-            frame = pd.read_parquet(path)
-    except pd.errors.EmptyDataError as error:
-        raise CommandError(f"{path} is empty: it needs a header row and at least one row") from error
-    except ImportError as error:
-        raise CommandError(f"reading {path} needs a Parquet engine: pip install pyarrow ({error})") from error
-    except ValueError as error:
-        raise CommandError(f"{path} could not be read as {kind}: {error}") from error
-    if frame.empty:
-        raise CommandError(f"{path} has no rows")
-    return frame
-
-
-def column(frame: pd.DataFrame, name: str, path) -> pd.Series:
-    if name not in frame.columns:
-        raise CommandError(f"{path} has no column {name!r}; its columns are: "
-                           + ", ".join(map(str, frame.columns)) + " (use --text-column/--label-column)")
-    return frame[name]
-
-
-def texts_of(frame: pd.DataFrame, name: str, path) -> list[str]:
-    values = column(frame, name, path)
-    missing = np.flatnonzero(values.isna().to_numpy())
-    if missing.size:
-        raise CommandError(f"{path}: column {name!r} is empty in {missing.size} rows (the first: row "
-                           f"{missing[0] + 1}); fill or drop them")
-    return values.astype(str).tolist()
 
 
 def parse_settings(pairs: Sequence[str]) -> dict:
@@ -109,34 +65,6 @@ def parse_settings(pairs: Sequence[str]) -> dict:
     if unknown:
         raise CommandError(f"unknown parameters {unknown}; see help(sk_ulmfit.ULMFiTClassifier)")
     return settings
-
-
-def writable(path: str | Path, force: bool) -> Path:
-    path = Path(path)
-    if path.exists() and not force:
-        raise CommandError(f"{path} exists; pass --force to replace it (nothing is overwritten otherwise)")
-    return path
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    suffix = path.suffix.lower()
-    if suffix == ".html":
-        path.write_text(frame.to_html(index=False), encoding="utf-8")
-    elif suffix == ".tsv":
-        frame.to_csv(path, sep="\t", index=False)
-    elif suffix in (".jsonl", ".json"):
-        frame.to_json(path, orient="records", lines=True, force_ascii=False)
-    elif suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
-
-
-def load_model(path) -> ULMFiTClassifier:
-    try:
-        return ULMFiTClassifier.load(path, device="auto")
-    except (FileNotFoundError, ValueError) as error:
-        raise CommandError(str(error)) from error
 
 
 def labels_file(model_path) -> Path:
@@ -241,14 +169,19 @@ def inspect(args) -> None:
                            "sk_ulmfit.inspection from Python, one label at a time")
     frame = read_table(args.data)
     X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
-    proba = model.predict_proba(X)
+    labels = y.to_numpy().astype(model.classes_.dtype)
+    unknown = sorted(set(labels.tolist()) - set(model.classes_.tolist()), key=str)
+    if unknown:
+        raise CommandError(f"{args.data}: labels {unknown[:5]} are not among the model's classes "
+                           f"{list(model.classes_)}")
+    proba, classes, note = graded(model, X, labels, args.scores, args.cv)
     rank = top_losses if args.kind == "top-losses" else most_unsure
     try:
-        table = rank(X, y.to_numpy().astype(model.classes_.dtype), proba, classes=model.classes_, k=args.k)
+        table = rank(X, labels, proba, classes=classes, k=args.k)
     except ValueError as error:
         raise CommandError(str(error)) from error
-    write_table(table, output)
-    print(f"wrote the {len(table)} {args.kind.replace('-', ' ')} of {len(X)} texts to {output}")
+    write_table(table, output, title=f"The {args.kind.replace('-', ' ')} of {Path(args.data).name}", note=note)
+    print(f"wrote the {len(table)} {args.kind.replace('-', ' ')} of {len(X)} texts to {output}; {note}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -295,9 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     table_args(command, labels=True)
     command.add_argument("--kind", choices=("top-losses", "most-unsure"), default="top-losses")
     command.add_argument("--k", type=int, default=50, help="rows to keep (default 50)")
+    command.add_argument("--scores", choices=("out-of-fold", "training"), default="out-of-fold",
+                         help="out-of-fold (default): each text graded by a model that never saw its label, "
+                              "from the model's encoder features; training: by the model itself, which is "
+                              "sure of the labels it memorised")
+    command.add_argument("--cv", type=int, default=5, help="folds of the out-of-fold scores (default 5)")
     command.add_argument("--output", required=True, help=".csv, .tsv, .jsonl, .parquet or .html")
     command.add_argument("--force", action="store_true")
     command.set_defaults(run=inspect)
+
+    add_clean_parser(commands)
 
     commands.add_parser("pretrain", help="train a language model on a corpus (see: sk-ulmfit pretrain --help)",
                         add_help=False)

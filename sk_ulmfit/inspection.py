@@ -2,10 +2,10 @@
 
 Every function takes plain arrays, so it works with any scikit-learn classifier. Give
 it **out-of-fold** probabilities, so that no text is graded by a model that was trained
-on it (a model that memorised a wrong label would be sure of it)::
+on it (a model that memorised a wrong label would be sure of it). :func:`out_of_fold_proba`
+gives them for a ``ULMFiTClassifier`` in the time of about two passes over the texts::
 
-    from sklearn.model_selection import cross_val_predict
-    proba = cross_val_predict(ULMFiTClassifier(), X, y, cv=5, method="predict_proba")
+    proba = out_of_fold_proba(ULMFiTClassifier(), X, y)
     top_losses(X, y, proba).head(20)          # most likely mislabelled
     most_unsure(X, y, proba).head(20)         # closest calls
     label_issues(X, y, proba)                 # cleanlab's confident learning (optional extra)
@@ -22,11 +22,85 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import ConfusionMatrixDisplay, pairwise_distances_chunked
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ._validation import check_texts
 
 EPSILON = 1e-12
+OUT_OF_FOLD_METHODS = ("features", "refit")
+# A schedule that trains the head only: the encoder a fit with it leaves is the one it
+# started from (the pretrained model, fine-tuned as a language model on the texts alone).
+HEAD_ONLY = ((1, 1, 1e-3),)
+# Regularisation strengths the linear head on the frozen features chooses from, by an
+# inner cross-validation on each training part.
+HEAD_CS = (1e-3, 1e-2, 1e-1, 1.0)
+
+
+def out_of_fold_proba(estimator, X: Sequence[str], y, *, method: str = "features", cv: int = 5,
+                      random_state=None) -> np.ndarray:
+    """Class probabilities of every text from models that never saw its label.
+
+    Parameters
+    ----------
+    estimator : ULMFiTClassifier or any scikit-learn classifier
+        Its parameters are used, never its fitted state (a model trained on ``X`` would be
+        sure of every label it memorised). With ``method="features"`` it must be a
+        ``ULMFiTClassifier``.
+    X : sequence of str
+        The texts.
+    y : array-like of shape (n_texts,)
+        Their labels, one per text.
+    method : {"features", "refit"}, default="features"
+        ``"features"``: the estimator's encoder before any label is seen (its
+        ``pretrained`` model, fine-tuned as a language model on ``X`` when its
+        ``language_model`` setting asks for that: texts only), pooled features of every
+        text once, then a standardised logistic regression cross-validated on them, its
+        C chosen inside each training part. Costs about two passes over the texts.
+        ``"refit"``: ``cross_val_predict`` of a clone of the estimator, one full fit per
+        fold (exact, ``cv`` times the cost of a fit).
+    cv : int, default=5
+        Folds (stratified, shuffled).
+    random_state : int, RandomState or None
+        Seeds the folds.
+
+    Returns
+    -------
+    ndarray of shape (n_texts, n_classes)
+        Columns follow the sorted distinct labels of ``y`` (the ``classes_`` a fit would
+        have), ready for :func:`top_losses`, :func:`most_unsure` and :func:`label_issues`.
+
+    See Also
+    --------
+    top_losses, most_unsure, label_issues
+    """
+    if method not in OUT_OF_FOLD_METHODS:
+        raise ValueError(f"method must be one of {OUT_OF_FOLD_METHODS}; got {method!r}")
+    labels = np.asarray(y)
+    if labels.ndim != 1:
+        raise ValueError("out_of_fold_proba needs one label per text (a 1-D y); for multi-label data rank "
+                         "one label at a time")
+    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+    if method == "refit":
+        return cross_val_predict(clone(estimator), X, labels, cv=folds, method="predict_proba")
+    features = _label_blind_features(estimator, X, labels)
+    head = make_pipeline(StandardScaler(), LogisticRegressionCV(
+        Cs=list(HEAD_CS), cv=3, max_iter=3000, l1_ratios=(0.0,), scoring="neg_log_loss",
+        use_legacy_attributes=False))
+    return cross_val_predict(head, features, labels, cv=folds, method="predict_proba")
+
+
+def _label_blind_features(estimator, X: Sequence[str], labels: np.ndarray) -> np.ndarray:
+    """Pooled features of ``X`` from the encoder ``estimator`` would start its training from:
+    a head-only fit leaves the encoder as it was before any label was seen."""
+    if "schedule" not in estimator.get_params() or not hasattr(estimator, "transform"):
+        raise ValueError(f"method='features' needs a ULMFiTClassifier; got {type(estimator).__name__}: "
+                         "pass method='refit' for any other classifier")
+    return clone(estimator).set_params(schedule=HEAD_ONLY).fit(X, labels).transform(X)
 
 
 def top_losses(X: Sequence[str], y, proba, *, classes=None, k: int | None = None,

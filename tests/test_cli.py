@@ -46,9 +46,15 @@ def test_fit_predict_evaluate_inspect(tables, trec, capsys):
     assert f"accuracy {clf.score(trec[2], trec[3]):.4f}" in report and "macro avg" in report
 
     assert main(["inspect", str(model), str(tables / "test.tsv"), "--text-column", "question",
-                 "--label-column", "kind", "--k", "7", "--output", str(tables / "worst.html")]) == 0
+                 "--label-column", "kind", "--k", "7", "--cv", "2", "--output", str(tables / "worst.html")]) == 0
     html = (tables / "worst.html").read_text()
     assert html.count("<tr>") == 7 and "<th>loss</th>" in html  # 7 rows (the header row has a style)
+    assert html.startswith("<!DOCTYPE html>") and "graded out of fold" in html
+    assert main(["inspect", str(model), str(tables / "test.tsv"), "--text-column", "question",
+                 "--label-column", "kind", "--scores", "training", "--output", str(tables / "trained.csv")]) == 0
+    assert "trained on these texts" in capsys.readouterr().out
+    memorised = pd.read_csv(tables / "trained.csv")
+    assert len(memorised) == 50 and memorised["loss"].is_monotonic_decreasing
 
 
 def test_clear_errors_and_nothing_overwritten(tables, capsys):

@@ -5,16 +5,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix
-from sklearn.model_selection import cross_val_predict
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 
 from sk_ulmfit import ULMFiTClassifier
 from sk_ulmfit.inspection import (
+    _label_blind_features,
     label_issues,
     most_similar,
     most_unsure,
+    out_of_fold_proba,
     plot_confusion_matrix,
     styled,
     top_losses,
@@ -168,3 +171,49 @@ def test_confusion_matrix_plot_and_styled_table(noisy_trec):
     np.testing.assert_array_equal(display.confusion_matrix, confusion_matrix(y, predicted))
     html = styled(top_losses(X, y, proba, k=5)).to_html()
     assert "pre-wrap" in html and X[top_losses(X, y, proba, k=1)["position"][0]].split()[0] in html
+
+
+# ----------------------------------------------------------- out-of-fold scores
+def _from_tiny_pretrained(language_model) -> dict:
+    sizes = ("emb_size", "hidden_size", "n_layers")
+    return {**{k: v for k, v in TINY.items() if k not in sizes}, "pretrained": FrozenEstimator(language_model)}
+
+
+def test_out_of_fold_features_never_depend_on_the_labels(trec, tiny_pretrained):
+    X_train, y_train, _, _ = trec
+    model = ULMFiTClassifier(**_from_tiny_pretrained(tiny_pretrained), random_state=0)
+    shuffled = np.random.default_rng(0).permutation(y_train)
+    given = _label_blind_features(model, X_train[:200], y_train[:200])
+    other = _label_blind_features(model, X_train[:200], shuffled[:200])
+    np.testing.assert_array_equal(given, other)
+
+
+def test_out_of_fold_proba_from_features_feeds_the_rankings(trec, tiny_pretrained):
+    X_train, y_train, _, _ = trec
+    model = ULMFiTClassifier(**_from_tiny_pretrained(tiny_pretrained), random_state=0)
+    proba = out_of_fold_proba(model, X_train, y_train, cv=3, random_state=0)
+    assert proba.shape == (len(X_train), len(np.unique(y_train)))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    # better than guessing the class shares on labels it never saw
+    assert np.mean(np.unique(y_train)[proba.argmax(axis=1)] == y_train) > np.mean(y_train == "ENTY") + 0.05
+    assert top_losses(X_train, y_train, proba, k=5)["loss"].is_monotonic_decreasing
+
+
+def test_out_of_fold_proba_refit_is_cross_val_predict_on_the_same_folds(noisy_trec):
+    X, y, _, _ = noisy_trec
+    model = make_pipeline(TfidfVectorizer(sublinear_tf=True), LogisticRegression(max_iter=2000))
+    proba = out_of_fold_proba(model, X[:1000], y[:1000], method="refit", cv=3, random_state=0)
+    expected = cross_val_predict(model, X[:1000], y[:1000], method="predict_proba",
+                                 cv=StratifiedKFold(3, shuffle=True, random_state=0))
+    np.testing.assert_allclose(proba, expected)
+
+
+def test_out_of_fold_proba_bad_input_says_how_to_fix_it(noisy_trec):
+    X, y, _, _ = noisy_trec
+    tfidf = make_pipeline(TfidfVectorizer(), LogisticRegression())
+    with pytest.raises(ValueError, match="method='refit'"):
+        out_of_fold_proba(tfidf, X[:100], y[:100])
+    with pytest.raises(ValueError, match="method must be one of"):
+        out_of_fold_proba(tfidf, X[:100], y[:100], method="fast")
+    with pytest.raises(ValueError, match="one label per text"):
+        out_of_fold_proba(tfidf, X[:100], np.zeros((100, 3)))

@@ -43,12 +43,12 @@ def test_pickles_name_the_public_path_only(tmp_path):
 # Bottom to top: a module imports from its own layer or the layers below, never above.
 LAYERS = (
     ("_atomic", "_distributed", "_validation", "_text", "_model", "_batching", "_lm_data", "_schedule",
-     "_sampled_softmax", "datasets", "inspection", "_plots", "_legacy"),
+     "_sampled_softmax", "datasets", "inspection", "cleaning", "_plots", "_legacy"),
     ("_training", "_inference", "_params"),
     ("_persistence", "_transfer", "_pretrained", "_checkpoints"),
     ("_language_model", "_lm_cache", "_classifier", "_lr_find"),
     ("_corpus", "pretrain"),
-    ("_cli", "__main__"),
+    ("_tables", "_clean_server", "_cli", "__main__"),
     ("classifier", "language_model", "model", "text"),  # 0.1.0's paths, for its pickles (see _legacy)
 )
 
