@@ -7,9 +7,9 @@ reports precision at k: the share of the k first questions that are among the fl
 ones (random picking finds 5 %), and the seconds the scores took, for three ways to get
 out-of-fold probabilities side by side:
 
-- ``ULMFiTClassifier()`` features: the encoder before any label is seen (the shipped model
-  fine-tuned as a language model on the questions), a logistic regression cross-validated on
-  its pooled features (``method="features"``, the default);
+- ``ULMFiTClassifier()`` features: the encoder before any label is seen (the shipped model),
+  a logistic regression cross-validated on its pooled features (``method="features"``, the
+  default);
 - ``ULMFiTClassifier()`` refit: one full fit per fold (``method="refit"``);
 - TF-IDF + logistic regression, refit per fold.
 

@@ -57,10 +57,10 @@ def out_of_fold_proba(estimator, X: Sequence[str], y, *, method: str = "features
         Their labels, one per text.
     method : {"features", "refit"}, default="features"
         ``"features"``: the estimator's encoder before any label is seen (its
-        ``pretrained`` model, fine-tuned as a language model on ``X`` when its
-        ``language_model`` setting asks for that: texts only), pooled features of every
-        text once, then a standardised logistic regression cross-validated on them, its
-        C chosen inside each training part. Costs about two passes over the texts.
+        ``pretrained`` model as it is, or the fitted language model its
+        ``language_model`` names; ``"auto"``'s fine-tuning is skipped), pooled features of
+        every text once, then a standardised logistic regression cross-validated on them,
+        its C chosen inside each training part. Costs about two passes over the texts.
         ``"refit"``: ``cross_val_predict`` of a clone of the estimator, one full fit per
         fold (exact, ``cv`` times the cost of a fit).
     cv : int, default=5
@@ -100,7 +100,12 @@ def _label_blind_features(estimator, X: Sequence[str], labels: np.ndarray) -> np
     if "schedule" not in estimator.get_params() or not hasattr(estimator, "transform"):
         raise ValueError(f"method='features' needs a ULMFiTClassifier; got {type(estimator).__name__}: "
                          "pass method='refit' for any other classifier")
-    return clone(estimator).set_params(schedule=HEAD_ONLY).fit(X, labels).transform(X)
+    blind = clone(estimator).set_params(schedule=HEAD_ONLY)
+    if blind.get_params()["language_model"] == "auto":
+        # the shipped encoder as it is: fine-tuning it on the texts first (stage 2) took 15
+        # times as long for the same precision (benchmarks/RESULTS.md, "Finding flipped labels")
+        blind.set_params(language_model=None)
+    return blind.fit(X, labels).transform(X)
 
 
 def top_losses(X: Sequence[str], y, proba, *, classes=None, k: int | None = None,
