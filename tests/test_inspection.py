@@ -217,3 +217,20 @@ def test_out_of_fold_proba_bad_input_says_how_to_fix_it(noisy_trec):
         out_of_fold_proba(tfidf, X[:100], y[:100], method="fast")
     with pytest.raises(ValueError, match="one label per text"):
         out_of_fold_proba(tfidf, X[:100], np.zeros((100, 3)))
+
+
+def test_out_of_fold_features_skip_the_automatic_stage_2(monkeypatch, trec):
+    X_train, y_train, _, _ = trec
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fit(self, X, y):
+        seen.update(language_model=self.language_model, schedule=self.schedule)
+        raise Stop
+
+    monkeypatch.setattr(ULMFiTClassifier, "fit", fit)
+    with pytest.raises(Stop):
+        _label_blind_features(ULMFiTClassifier(), X_train, y_train)
+    assert seen == {"language_model": None, "schedule": ((1, 1, 1e-3),)}
