@@ -21,7 +21,8 @@ def atomic_target(dest: str | os.PathLike) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    # the temporary name ends in ``dest``'s suffixes, so writers that choose a format by suffix still can
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part" + "".join(dest.suffixes))
     os.close(fd)
     tmp = Path(name)
     try:

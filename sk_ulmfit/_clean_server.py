@@ -23,8 +23,6 @@ import argparse
 import csv
 import errno
 import json
-import os
-import tempfile
 import threading
 import webbrowser
 from http import HTTPStatus
@@ -36,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
+from ._atomic import atomic_target
 from ._tables import (
     COMPRESSIONS,
     READERS,
@@ -310,17 +309,9 @@ def row_json(row: dict) -> dict:
 
 
 def write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """``write_table`` to a temporary file beside ``path`` (same suffix), then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=f".{path.name}")
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    """``write_like_read_table`` through the package's one atomic write."""
+    with atomic_target(path) as tmp:
         write_like_read_table(frame, tmp)
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_like_read_table(frame: pd.DataFrame, path: Path) -> None:
@@ -333,12 +324,6 @@ def write_like_read_table(frame: pd.DataFrame, path: Path) -> None:
         raise CommandError(f"{path.name}: a cell holds a tab or a line break, which TSV cannot hold "
                            "unquoted; clean a CSV copy of the table instead")
     frame.to_csv(path, sep="\t", index=False, quoting=csv.QUOTE_NONE)
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ----------------------------------------------------------------------- HTTP
