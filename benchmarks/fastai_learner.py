@@ -95,17 +95,17 @@ class FastaiTextClassifier:
 
     def fit(self, X, y):
         from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-        from sk_ulmfit._schedule import parse_schedule
+        from sk_ulmfit._schedule import batch_and_rate_factor, parse_schedule, scaled
 
-        batch_size = self.batch_size or ULMFiTClassifier().batch_size
+        batch_size, rate_factor = batch_and_rate_factor(self.batch_size or ULMFiTClassifier().batch_size, len(X))
         self.learn_ = fastai_learner(X, y, language_model=ULMFiTLanguageModel.from_pretrained(self.pretrained),
                                      batch_size=batch_size, seed=self.seed)
-        schedule = self.schedule
-        if schedule is None:  # "ulmfit" as ULMFiTClassifier runs it, its last stage sized to fastai's batches
-            n_groups = len(self.learn_.splitter(self.learn_.model))
-            stages = parse_schedule("ulmfit", n_groups, steps_per_epoch=len(self.learn_.dls.train))
-            schedule = [(stage.n_trainable, stage.epochs, stage.lr) for stage in stages]
-        train_fastai(self.learn_, schedule)
+        # the schedule as ULMFiTClassifier runs it: "ulmfit"'s last stage sized to fastai's batches,
+        # the rates scaled as batch_size="auto" scales them
+        n_groups = len(self.learn_.splitter(self.learn_.model))
+        stages = scaled(parse_schedule("ulmfit" if self.schedule is None else self.schedule, n_groups,
+                                       steps_per_epoch=len(self.learn_.dls.train)), rate_factor)
+        train_fastai(self.learn_, [(stage.n_trainable, stage.epochs, stage.lr) for stage in stages])
         return self
 
     def predict(self, X):

@@ -1,7 +1,7 @@
 """Where a classifier fit's time goes, what the default spends for its accuracy, and what a
 grid search costs: one library against another, side by side in one run.
 
-    python benchmarks/fit_time.py --data-home ../shared/data --parts step fits grid accuracy \\
+    python benchmarks/fit_time.py --data-home ../shared/data --parts step fits grid accuracy epochs \\
         [--baseline ../sk_ulmfit_0.2_before] [--write]
 
 ``--baseline`` is another checkout of sk_ulmfit (e.g. ``git worktree add ../before <commit>``):
@@ -22,6 +22,9 @@ other). Parts:
 - ``accuracy``: development accuracy against fit time for batch sizes on splits of the
   *training* data (TREC-6's training part, AG News's test file split into train and
   development articles), forward direction, several seeds.
+- ``epochs``: development accuracy against fit time for the last stage's length (``"ulmfit"``
+  with 8, 4, 2 or 3 epochs in its last stage) on 1,000 IMDb reviews and 7,000 AG News
+  articles, forward direction, several seeds.
 - ``threads``: the two directions of a fit one after the other with every core (what
   ``fit`` does) against both at once in two processes of one thread each, on 800 TREC-6
   questions (each direction from the shipped encoder, no stage 2, all layers 2 epochs).
@@ -202,7 +205,7 @@ def fit_worker(data_home: str, dataset: str, n_train: int, n_eval: int, seed: in
                 ("direction", "stage", "epoch", "unfreeze", "steps", "batch_size", "seconds")}
                for record in clf.history_]
     return {"tokenise_s": tokenising, "fit_s": fit + tokenising, "history": history,
-            "accuracy": float(clf.score(X_eval, y_eval))}
+            "train_tokens": sum(len(t) for t in tokenize(X)), "accuracy": float(clf.score(X_eval, y_eval))}
 
 
 def grid_worker(data_home: str, n_train: int, seed: int) -> dict:
@@ -385,6 +388,40 @@ def part_accuracy(args) -> list[str]:
     return lines
 
 
+# the last stage's epochs of "ulmfit" (its other stages unchanged), per development split
+LAST_EPOCHS = [("imdb", 1000, 1000, [8, 4, 2]), ("ag_news", 7000, 600, [3, 8])]
+
+
+def last_stage(epochs: int):
+    from sk_ulmfit._schedule import ULMFIT_SCHEDULE
+
+    *stages, (unfreeze, _, lr) = ULMFIT_SCHEDULE
+    return [*stages, (unfreeze, epochs, lr)]
+
+
+def part_epochs(args) -> list[str]:
+    lines = ["| development split (train / dev) | batch | last stage | tokens a last-stage epoch | seeds "
+             "| dev accuracy, mean (per seed) | fit time, mean |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    root = Path(args.library or THIS_LIBRARY).resolve()
+    for dataset, n_train, n_dev, candidates in LAST_EPOCHS:
+        if args.fits and f"{dataset}:{n_train}" not in args.fits:
+            continue
+        for epochs in candidates:
+            params = {"direction": "forward", "schedule": last_stage(epochs)}
+            results = [measure(root, "fit", args.data_home, dataset, n_train, n_dev, seed, params, True)
+                       for seed in args.seeds]
+            results = [result for result in results if result is not None]
+            if not results:
+                continue
+            accuracy = [r["accuracy"] for r in results]
+            lines.append(f"| {dataset} {n_train:,} / {n_dev:,} | {results[0]['history'][0]['batch_size']} | "
+                         f"all, {epochs} epochs | {results[0].get('train_tokens', 0):,} | {len(results)} | "
+                         f"{np.mean(accuracy):.1%} ({', '.join(f'{a:.1%}' for a in accuracy)}) | "
+                         f"{np.mean([r['fit_s'] for r in results]):.0f} s |")
+            print(lines[-1], flush=True)
+    return lines
+
+
 def run_worker(root: Path, worker: str, *args) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen([sys.executable, __file__, "--worker", json.dumps([worker, args])], env=env,
@@ -423,9 +460,10 @@ def part_threads(args) -> list[str]:
 
 
 PARTS = {"step": part_step, "fits": part_fits, "grid": part_grid, "accuracy": part_accuracy,
-         "threads": part_threads}
+         "epochs": part_epochs, "threads": part_threads}
 HEADINGS = {"step": "## Fit time: one training step", "fits": "## Fit time: default fits, phase by phase",
             "grid": "## Fit time: a grid search over schedules", "accuracy": "## Fit time: batch size, accuracy and time",
+            "epochs": "## Fit time: the last stage's length, accuracy and time",
             "threads": "## Fit time: the two directions in parallel processes"}
 
 
@@ -454,7 +492,7 @@ def main() -> None:
     for part in args.parts:
         lines = PARTS[part](args)
         intro = (f"`python benchmarks/fit_time.py --parts {part}` (seed {args.seed}"
-                 + (f", seeds {args.seeds}" if part == "accuracy" else "") + "), each cell in a fresh process, one "
+                 + (f", seeds {args.seeds}" if part in ("accuracy", "epochs") else "") + "), each cell in a fresh process, one "
                  f"after another. Machine: {machine()}.")
         report(HEADINGS[part], intro, lines, args.write)
 

@@ -1,6 +1,7 @@
-"""Finding wrong labels: flip 5 % of TREC-6's labels, then look for them.
+"""Finding wrong labels: flip 5 % of a dataset's labels, then look for them.
 
-Each training question is graded by a model that did not see its label
+TREC-6's 5,452 training questions (``--dataset trec``, the default) or AG News's 7,600
+articles (``--dataset ag_news``, its one file). Each text is graded by a model that did not see its label
 (``sk_ulmfit.inspection.out_of_fold_proba``), then ranked by ``top_losses``,
 ``most_unsure`` (wrong predictions only) and cleanlab's confident learning. The table
 reports precision at k: the share of the k first questions that are among the flipped
@@ -13,7 +14,7 @@ out-of-fold probabilities side by side:
 - ``ULMFiTClassifier()`` refit: one full fit per fold (``method="refit"``);
 - TF-IDF + logistic regression, refit per fold.
 
-    python examples/find_label_errors.py --data-home ../shared/data [--no-refit]
+    python examples/find_label_errors.py --data-home ../shared/data [--dataset ag_news] [--no-refit]
 """
 
 from __future__ import annotations
@@ -28,13 +29,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit.datasets import fetch_trec
+from sk_ulmfit.datasets import fetch_ag_news, fetch_trec
 from sk_ulmfit.inspection import (
     label_issues,
     most_unsure,
     out_of_fold_proba,
     top_losses,
 )
+
+# --dataset: (its texts and labels, its name, what its texts are)
+DATASETS = {"trec": (lambda home: fetch_trec("train", data_home=home, return_X_y=True), "TREC-6 train", "questions"),
+            "ag_news": (lambda home: fetch_ag_news("test", data_home=home, return_X_y=True), "AG News", "articles")}
 
 
 def flip_labels(y: np.ndarray, fraction: float, rng: np.random.Generator):
@@ -53,16 +58,18 @@ def precision(frame, flipped: set, k: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=os.environ.get("SK_ULMFIT_DATA"))
+    parser.add_argument("--dataset", choices=list(DATASETS), default="trec")
     parser.add_argument("--fraction", type=float, default=0.05)
     parser.add_argument("--cv", type=int, default=3, help="folds, the same for every way (default 3)")
     parser.add_argument("--no-refit", action="store_true", help="skip the ULMFiT refit (cv full fits)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    X, y = fetch_trec("train", data_home=args.data_home, return_X_y=True)
+    load, title, unit = DATASETS[args.dataset]
+    X, y = load(args.data_home)
     X, y = list(X), np.asarray(y, dtype=object)
     noisy, flipped = flip_labels(y, args.fraction, np.random.default_rng(args.seed))
-    print(f"TREC-6 train: {len(X)} questions, {len(flipped)} labels flipped ({args.fraction:.0%})")
+    print(f"{title}: {len(X)} {unit}, {len(flipped)} labels flipped ({args.fraction:.0%})")
 
     tfidf = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(C=10, max_iter=2000))
     ways = {"ULMFiT features": (ULMFiTClassifier(random_state=args.seed), "features")}
@@ -96,7 +103,7 @@ def main() -> None:
     print("\nTop losses (ULMFiT features), flipped marked *:")
     for row in frame.itertuples():
         mark = "*" if row.position in flipped else " "
-        print(f" {mark} {row.position:5d} {row.label:5s} -> {row.predicted:5s} loss {row.loss:.2f}  {row.text}")
+        print(f" {mark} {row.position:5d} {row.label:5s} -> {row.predicted:5s} loss {row.loss:.2f}  {row.text[:120]}")
 
 
 if __name__ == "__main__":

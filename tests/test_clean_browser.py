@@ -129,6 +129,12 @@ def test_pager_and_filters(browser, tmp_path):
         browser.find_element(By.ID, "next").click()
         second_page = list(cleaner.page("top_losses", page=1, page_size=20).rows["position"])
         wait_for(browser, lambda: [int(c.get_attribute("data-position")) for c in cards(browser)] == second_page)
+        # the pager under the rows turns the page and goes back to its first row
+        browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+        browser.find_element(By.ID, "previous-bottom").click()
+        first_page = list(cleaner.page("top_losses", page=0, page_size=20).rows["position"])
+        wait_for(browser, lambda: [int(c.get_attribute("data-position")) for c in cards(browser)] == first_page)
+        wait_for(browser, lambda: browser.execute_script("return window.scrollY") == 0)
         Select(browser.find_element(By.ID, "given")).select_by_value("tech")
         tech = list(cleaner.ranked("top_losses", given_label="tech")["position"][:20])
         wait_for(browser, lambda: [int(c.get_attribute("data-position")) for c in cards(browser)] == tech)

@@ -113,8 +113,14 @@ function bindControls() {
     });
   }
   for (const suffix of ["", "-bottom"]) {
-    byId("previous" + suffix).addEventListener("click", () => { view.page -= 1; load(); });
-    byId("next" + suffix).addEventListener("click", () => { view.page += 1; load(); });
+    // the pager under the rows also takes the reader back to the first row of the new page
+    const turn = async (step) => {
+      view.page += step;
+      await load();
+      if (suffix) window.scrollTo(0, 0);
+    };
+    byId("previous" + suffix).addEventListener("click", () => turn(-1));
+    byId("next" + suffix).addEventListener("click", () => turn(1));
   }
   byId("save").addEventListener("click", save);
 }
