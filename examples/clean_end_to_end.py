@@ -1,12 +1,14 @@
 """Find and fix flipped labels end to end, as a person would: fit, clean in the browser, refit.
 
-1. Flip 5 % of TREC-6's training labels and fit ``sk-ulmfit fit`` on the noisy table.
+1. Flip 5 % of the training labels (TREC-6's training questions, or with ``--dataset
+   ag_news`` AG News's articles less 1,000 held out for testing) and fit ``sk-ulmfit fit``
+   on the noisy table.
 2. ``sk-ulmfit clean MODEL noisy.csv --output cleaned.csv --no-browser``: the page ranks the
-   questions by out-of-fold loss.
+   texts by out-of-fold loss.
 3. A person (here headless Chromium driven by selenium, standing in for someone who knows
-   the right answers) reads the first ``--review`` questions of the ranking page by page and
+   the right answers) reads the first ``--review`` texts of the ranking page by page and
    relabels each one whose label is wrong, then presses Save.
-4. ``sk-ulmfit fit`` again on the cleaned table; both models are scored on TREC-6's test set.
+4. ``sk-ulmfit fit`` again on the cleaned table; both models are scored on the test texts.
 
 It prints the seconds of every step, the flipped labels found and fixed, and the test
 accuracy before and after. Needs ``chromium`` and ``chromedriver`` on the PATH (Debian:
@@ -33,15 +35,26 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from sklearn.model_selection import train_test_split
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit.datasets import fetch_trec
+from sk_ulmfit.datasets import fetch_ag_news, fetch_trec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from find_label_errors import flip_labels  # noqa: E402
 
 CLI = [sys.executable, "-m", "sk_ulmfit"]
 PAGE_SIZE = 50
+
+
+def load(dataset: str, data_home: str, seed: int):
+    """Training and test texts and labels: TREC-6's parts, or AG News's one file split."""
+    if dataset == "trec":
+        return (*fetch_trec("train", data_home=data_home, return_X_y=True),
+                *fetch_trec("test", data_home=data_home, return_X_y=True))
+    X, y = fetch_ag_news("test", data_home=data_home, return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(list(X), y, test_size=1000, stratify=y, random_state=seed)
+    return X_train, y_train, X_test, y_test
 
 
 def timed(command: list[str]) -> float:
@@ -96,23 +109,24 @@ def accuracy(model: Path, X_test, y_test) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=os.environ.get("SK_ULMFIT_DATA"))
+    parser.add_argument("--dataset", choices=("trec", "ag_news"), default="trec")
     parser.add_argument("--work-dir", required=True, help="a folder for the tables and models it writes")
     parser.add_argument("--fraction", type=float, default=0.05)
-    parser.add_argument("--review", type=int, default=200, help="how many ranked questions the person reads")
-    parser.add_argument("--n-train", type=int, help="use this many training questions (default: all 5,452)")
+    parser.add_argument("--review", type=int, default=200, help="how many ranked texts the person reads")
+    parser.add_argument("--n-train", type=int, help="use this many of the training texts (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
 
-    X, y = fetch_trec("train", data_home=args.data_home, return_X_y=True)
+    X, y, X_test, y_test = load(args.dataset, args.data_home, args.seed)
     if args.n_train:
         X, y = list(X)[: args.n_train], np.asarray(y)[: args.n_train]
-    X_test, y_test = fetch_trec("test", data_home=args.data_home, return_X_y=True)
     truth = np.asarray(y, dtype=object)
     noisy, flipped = flip_labels(truth, args.fraction, np.random.default_rng(args.seed))
     pd.DataFrame({"text": list(X), "label": noisy}).to_csv(work / "noisy.csv", index=False)
-    print(f"TREC-6 train: {len(X)} questions, {len(flipped)} labels flipped ({args.fraction:.0%})", flush=True)
+    print(f"{args.dataset}: {len(X)} training texts, {len(flipped)} labels flipped ({args.fraction:.0%}), "
+          f"{len(X_test)} test texts", flush=True)
 
     seed = ["--set", f"random_state={args.seed}", "--force"]
     fit_noisy = timed([*CLI, "fit", str(work / "noisy.csv"), "--output", str(work / "noisy.skulm"), *seed])
@@ -149,8 +163,8 @@ def main() -> None:
     print("\n| step | seconds | what it gave |\n| --- | --- | --- |")
     print(f"| `sk-ulmfit fit` on the noisy table | {fit_noisy:.0f} | test accuracy {before:.1%} |")
     print(f"| `sk-ulmfit clean`: out-of-fold scores until the page is served | {scores:.0f} | "
-          f"{len(X)} questions ranked |")
-    print(f"| the browser: {args.review} questions read, {relabelled} relabelled, saved | {reviewing:.1f} "
+          f"{len(X)} texts ranked |")
+    print(f"| the browser: {args.review} texts read, {relabelled} relabelled, saved | {reviewing:.1f} "
           f"(a page of {PAGE_SIZE}: {np.mean(page_seconds):.2f} s) | {fixed} of {len(flipped)} flipped labels fixed |")
     print(f"| `sk-ulmfit fit` on the cleaned table | {fit_cleaned:.0f} | test accuracy {after:.1%} "
           f"({100 * (after - before):+.1f} points) |")
