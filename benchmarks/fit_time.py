@@ -355,6 +355,20 @@ def part_grid(args) -> list[str]:
     return lines
 
 
+def development_fits(root: Path, args, dataset: str, n_train: int, n_dev: int, params: dict) -> list[dict]:
+    """One fit with ``params`` per seed of ``--seeds`` on a development split (the measured ones)."""
+    results = [measure(root, "fit", args.data_home, dataset, n_train, n_dev, seed, params, True)
+               for seed in args.seeds]
+    return [result for result in results if result is not None]
+
+
+def seeds_cells(results: list[dict]) -> str:
+    """The table cells: seeds, mean development accuracy (per seed), mean fit time."""
+    accuracy = [r["accuracy"] for r in results]
+    return (f"{len(results)} | {np.mean(accuracy):.1%} ({', '.join(f'{a:.1%}' for a in accuracy)}) | "
+            f"{np.mean([r['fit_s'] for r in results]):.0f} s |")
+
+
 # (batch size, rate factor): the factor multiplies every stage's rate of "ulmfit"
 ACCURACY = [("trec", 4452, 1000, [(16, 1.0), (40, 1.0), (64, 1.0), (40, 1.58)]),
             ("ag_news", 7000, 600, [(16, 1.0), (56, 1.0), (56, 1.87)])]
@@ -375,15 +389,10 @@ def part_accuracy(args) -> list[str]:
             params = {"direction": "forward", "batch_size": batch_size}
             if factor != 1.0:
                 params["schedule"] = scaled_ulmfit(factor)
-            results = [measure(root, "fit", args.data_home, dataset, n_train, n_dev, seed, params, True)
-                       for seed in args.seeds]
-            results = [result for result in results if result is not None]
+            results = development_fits(root, args, dataset, n_train, n_dev, params)
             if not results:
                 continue
-            accuracy = [r["accuracy"] for r in results]
-            lines.append(f"| {dataset} {n_train:,} / {n_dev:,} | {batch_size} | ×{factor:g} | {len(results)} | "
-                         f"{np.mean(accuracy):.1%} ({', '.join(f'{a:.1%}' for a in accuracy)}) | "
-                         f"{np.mean([r['fit_s'] for r in results]):.0f} s |")
+            lines.append(f"| {dataset} {n_train:,} / {n_dev:,} | {batch_size} | ×{factor:g} | {seeds_cells(results)}")
             print(lines[-1], flush=True)
     return lines
 
@@ -408,16 +417,11 @@ def part_epochs(args) -> list[str]:
             continue
         for epochs in candidates:
             params = {"direction": "forward", "schedule": last_stage(epochs)}
-            results = [measure(root, "fit", args.data_home, dataset, n_train, n_dev, seed, params, True)
-                       for seed in args.seeds]
-            results = [result for result in results if result is not None]
+            results = development_fits(root, args, dataset, n_train, n_dev, params)
             if not results:
                 continue
-            accuracy = [r["accuracy"] for r in results]
             lines.append(f"| {dataset} {n_train:,} / {n_dev:,} | {results[0]['history'][0]['batch_size']} | "
-                         f"all, {epochs} epochs | {results[0].get('train_tokens', 0):,} | {len(results)} | "
-                         f"{np.mean(accuracy):.1%} ({', '.join(f'{a:.1%}' for a in accuracy)}) | "
-                         f"{np.mean([r['fit_s'] for r in results]):.0f} s |")
+                         f"all, {epochs} epochs | {results[0].get('train_tokens', 0):,} | {seeds_cells(results)}")
             print(lines[-1], flush=True)
     return lines
 
