@@ -25,6 +25,10 @@ other). Parts:
 - ``epochs``: development accuracy against fit time for the last stage's length (``"ulmfit"``
   with 8, 4, 2 or 3 epochs in its last stage) on 1,000 IMDb reviews and 7,000 AG News
   articles, forward direction, several seeds.
+- ``encoders``: development accuracy of the default classifier (forward direction, several
+  seeds) from each pretrained encoder of ``--encoders`` (``"english"`` or language-model
+  files) on 1,000 IMDb reviews against 1,000 others of the training part: how the choice
+  of a general encoder is made without a test set.
 - ``threads``: the two directions of a fit one after the other with every core (what
   ``fit`` does) against both at once in two processes of one thread each, on 800 TREC-6
   questions (each direction from the shipped encoder, no stage 2, all layers 2 epochs).
@@ -426,6 +430,27 @@ def part_epochs(args) -> list[str]:
     return lines
 
 
+# the development splits the encoders are compared on
+ENCODER_SPLITS = [("imdb", 1000, 1000)]
+
+
+def part_encoders(args) -> list[str]:
+    lines = ["| development split (train / dev) | encoder | seeds | dev accuracy, mean (per seed) | fit time, mean |",
+             "| --- | --- | --- | --- | --- |"]
+    root = Path(args.library or THIS_LIBRARY).resolve()
+    for dataset, n_train, n_dev in ENCODER_SPLITS:
+        for encoder in args.encoders:
+            # "ulmfit" written out as its stages: the same cells as the epochs part's 8-epoch row
+            params = {"direction": "forward", "schedule": last_stage(8)}
+            if encoder != "english":
+                params["pretrained"] = str(Path(encoder).resolve())
+            results = development_fits(root, args, dataset, n_train, n_dev, params)
+            if results:
+                lines.append(f"| {dataset} {n_train:,} / {n_dev:,} | {Path(encoder).stem} | {seeds_cells(results)}")
+                print(lines[-1], flush=True)
+    return lines
+
+
 def run_worker(root: Path, worker: str, *args) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen([sys.executable, __file__, "--worker", json.dumps([worker, args])], env=env,
@@ -464,10 +489,11 @@ def part_threads(args) -> list[str]:
 
 
 PARTS = {"step": part_step, "fits": part_fits, "grid": part_grid, "accuracy": part_accuracy,
-         "epochs": part_epochs, "threads": part_threads}
+         "epochs": part_epochs, "encoders": part_encoders, "threads": part_threads}
 HEADINGS = {"step": "## Fit time: one training step", "fits": "## Fit time: default fits, phase by phase",
             "grid": "## Fit time: a grid search over schedules", "accuracy": "## Fit time: batch size, accuracy and time",
             "epochs": "## Fit time: the last stage's length, accuracy and time",
+            "encoders": "## Fit time: the general encoder, development accuracy",
             "threads": "## Fit time: the two directions in parallel processes"}
 
 
@@ -479,11 +505,15 @@ def main() -> None:
     parser.add_argument("--baseline", help="another sk_ulmfit checkout to measure side by side")
     parser.add_argument("--library", help="the checkout measured as 'after' (default: this one)")
     parser.add_argument("--fits", nargs="+", help="rows of the fits part, as dataset:n_train (default: all)")
+    parser.add_argument("--encoders", nargs="+", default=["english"],
+                        help="pretrained encoders of the encoders part: 'english' or language-model files")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds of the accuracy part")
     parser.add_argument("--cached-only", action="store_true", help="report what is measured, measure nothing")
     parser.add_argument("--write", action="store_true", help="put the tables in benchmarks/RESULTS.md")
     args = parser.parse_args()
+    if args.data_home:  # the cache's key names the folder, however it was typed
+        args.data_home = str(Path(args.data_home).resolve())
     if args.cached_only:
         CACHED_ONLY.append(True)
     if args.worker:
@@ -496,7 +526,7 @@ def main() -> None:
     for part in args.parts:
         lines = PARTS[part](args)
         intro = (f"`python benchmarks/fit_time.py --parts {part}` (seed {args.seed}"
-                 + (f", seeds {args.seeds}" if part in ("accuracy", "epochs") else "") + "), each cell in a fresh process, one "
+                 + (f", seeds {args.seeds}" if part in ("accuracy", "epochs", "encoders") else "") + "), each cell in a fresh process, one "
                  f"after another. Machine: {machine()}.")
         report(HEADINGS[part], intro, lines, args.write)
 
