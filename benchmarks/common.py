@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 import sk_ulmfit
-from sk_ulmfit._pretrained import SHIPPED, _shipped_path
+from sk_ulmfit._io.pretrained import SHIPPED, _shipped_path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
@@ -23,7 +23,7 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 def machine() -> str:
     import torch
 
-    from sk_ulmfit._inference import native_bfloat16_cpu
+    from sk_ulmfit._nn.inference import native_bfloat16_cpu
 
     device = f"GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "CPU only"
     bfloat16 = "native bfloat16" if native_bfloat16_cpu() else "no native bfloat16"

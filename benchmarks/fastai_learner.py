@@ -36,8 +36,8 @@ def fastai_learner(X_train, y_train, *, language_model=None, sizes=(200, 512, 3)
     from fastai.text.models.awdlstm import AWD_LSTM
     from fastai.torch_core import set_seed
 
-    from sk_ulmfit._model import encoder_part
-    from sk_ulmfit._text import Vocabulary
+    from sk_ulmfit._nn.awd_lstm import encoder_part
+    from sk_ulmfit._text.tokenizer import Vocabulary
 
     set_seed(seed)
     if language_model is not None:
@@ -95,7 +95,11 @@ class FastaiTextClassifier:
 
     def fit(self, X, y):
         from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-        from sk_ulmfit._schedule import batch_and_rate_factor, parse_schedule, scaled
+        from sk_ulmfit._train.schedule import (
+            batch_and_rate_factor,
+            parse_schedule,
+            scaled,
+        )
 
         batch_size, rate_factor = batch_and_rate_factor(self.batch_size or ULMFiTClassifier().batch_size, len(X))
         self.learn_ = fastai_learner(X, y, language_model=ULMFiTLanguageModel.from_pretrained(self.pretrained),

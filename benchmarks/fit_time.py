@@ -114,8 +114,8 @@ def step_worker(data_home: str, batch_sizes: list[int], n_steps: int, precision:
 
     import torch
 
-    from sk_ulmfit._batching import collate, training_batches
-    from sk_ulmfit._model import (
+    from sk_ulmfit._io.pretrained import resolve
+    from sk_ulmfit._nn.awd_lstm import (
         ClassifierConfig,
         aligned_weights,
         build_classifier,
@@ -127,10 +127,10 @@ def step_worker(data_home: str, batch_sizes: list[int], n_steps: int, precision:
         set_trainable,
         used_rows,
     )
-    from sk_ulmfit._pretrained import resolve
-    from sk_ulmfit._schedule import make_optimizer
-    from sk_ulmfit._text import PAD_ID, Vocabulary, tokenize
-    from sk_ulmfit._training import network_loss
+    from sk_ulmfit._text.batching import collate, training_batches
+    from sk_ulmfit._text.tokenizer import PAD_ID, Vocabulary, tokenize
+    from sk_ulmfit._train.loop import network_loss
+    from sk_ulmfit._train.schedule import make_optimizer
 
     X, y = load("trec", "train", data_home)
     classes, targets = np.unique(y, return_inverse=True)
@@ -195,7 +195,7 @@ def step_worker(data_home: str, batch_sizes: list[int], n_steps: int, precision:
 def fit_worker(data_home: str, dataset: str, n_train: int, n_eval: int, seed: int, params: dict,
                development: bool) -> dict:
     from sk_ulmfit import ULMFiTClassifier
-    from sk_ulmfit._text import tokenize
+    from sk_ulmfit._text.tokenizer import tokenize
 
     X, y, X_eval, y_eval = split(dataset, n_train, n_eval, seed, data_home, development)
     started = time.perf_counter()
@@ -379,7 +379,7 @@ ACCURACY = [("trec", 4452, 1000, [(16, 1.0), (40, 1.0), (64, 1.0), (40, 1.58)]),
 
 
 def scaled_ulmfit(factor: float):
-    from sk_ulmfit._schedule import ULMFIT_SCHEDULE
+    from sk_ulmfit._train.schedule import ULMFIT_SCHEDULE
 
     return [(unfreeze, epochs, lr * factor) for unfreeze, epochs, lr in ULMFIT_SCHEDULE]
 
@@ -406,7 +406,7 @@ LAST_EPOCHS = [("imdb", 1000, 1000, [8, 4, 2]), ("ag_news", 7000, 600, [3, 8])]
 
 
 def last_stage(epochs: int):
-    from sk_ulmfit._schedule import ULMFIT_SCHEDULE
+    from sk_ulmfit._train.schedule import ULMFIT_SCHEDULE
 
     *stages, (unfreeze, _, lr) = ULMFIT_SCHEDULE
     return [*stages, (unfreeze, epochs, lr)]

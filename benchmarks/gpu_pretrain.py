@@ -54,10 +54,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sk_ulmfit._corpus import Corpus, TokenCache
-from sk_ulmfit._persistence import PRECISIONS, language_model_payload, read_language_model, write_payload
-from sk_ulmfit._text import Vocabulary
-from sk_ulmfit.pretrain import Recipe, _Exporter, _print_flushed, _Run, parse_count
+from sk_ulmfit._io.persistence import (
+    PRECISIONS,
+    language_model_payload,
+    read_language_model,
+    write_payload,
+)
+from sk_ulmfit._text.tokenizer import Vocabulary
+from sk_ulmfit.pretrain import Recipe, parse_count
+from sk_ulmfit.pretrain._corpus import Corpus, TokenCache
+from sk_ulmfit.pretrain._run import _Exporter, _print_flushed, _Run
 
 SOURCES = ("enwiki2014", "wikinews", "gutenberg")
 SHORT = {"forward": "fwd", "backward": "bwd"}

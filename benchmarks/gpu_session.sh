@@ -32,7 +32,7 @@ checks)
     ;;
 pretrain)
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl_small/*.whl || exit 1
-    # sk_ulmfit._corpus reads spaCy's version for its cache key; the slice is already tokenised.
+    # sk_ulmfit.pretrain._corpus reads spaCy's version for its cache key; the slice is already tokenised.
     mkdir -p /tmp/stub/spacy && echo '__version__ = "3.8.18"' > /tmp/stub/spacy/__init__.py
     export PYTHONPATH=/tmp/site:/tmp/stub:$PWD
     for direction in forward backward; do

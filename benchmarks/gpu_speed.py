@@ -25,7 +25,7 @@ import time
 import torch
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-from sk_ulmfit._text import clear_token_cache, tokenize
+from sk_ulmfit._text.tokenizer import clear_token_cache, tokenize
 from sk_ulmfit.datasets import fetch_imdb_sample, fetch_trec
 
 SIZE = {"emb_size": 200, "hidden_size": 512, "n_layers": 3, "max_vocab": 30000}

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sk_ulmfit._corpus import Corpus, TokenCache
-from sk_ulmfit._model import build_language_model
-from sk_ulmfit._persistence import read_language_model
-from sk_ulmfit._pretrained import metadata_file
-from sk_ulmfit._text import Vocabulary
-from sk_ulmfit._training import language_model_loss
+from sk_ulmfit._io.persistence import read_language_model
+from sk_ulmfit._io.pretrained import metadata_file
+from sk_ulmfit._nn.awd_lstm import build_language_model
+from sk_ulmfit._text.tokenizer import Vocabulary
+from sk_ulmfit._train.loop import language_model_loss
+from sk_ulmfit.pretrain._corpus import Corpus, TokenCache
 
 
 def model_path(name: str, direction: str) -> Path:

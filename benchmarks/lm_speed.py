@@ -19,7 +19,7 @@ import time
 from common import machine, write_section
 
 from sk_ulmfit import ULMFiTLanguageModel
-from sk_ulmfit._text import tokenize
+from sk_ulmfit._text.tokenizer import tokenize
 from sk_ulmfit.datasets import fetch_wikitext2, wikitext_articles
 
 # min_freq=1 gives the subset a vocabulary of the shipped model's size (24k)

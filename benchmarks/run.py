@@ -69,7 +69,7 @@ def evaluate(name: str, splits, seed: int) -> dict:
     from speed import precisions as speed_precisions
 
     torch.manual_seed(seed)
-    from sk_ulmfit._text import clear_token_cache
+    from sk_ulmfit._text.tokenizer import clear_token_cache
 
     runs = []
     for X_train, y_train, X_test, y_test in splits:

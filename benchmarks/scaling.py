@@ -34,7 +34,7 @@ from distributed import Client, LocalCluster
 from sklearn.model_selection import GridSearchCV
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-from sk_ulmfit._language_model import tokenize
+from sk_ulmfit._estimators.language_model import tokenize
 from sk_ulmfit.datasets import fetch_imdb, fetch_trec, get_data_home
 
 GRID = {"lr_decay": [2.0, 2.6], "schedule": [((1, 1, 2e-2), ("all", 1, 1e-2)), ((1, 1, 2e-2), (2, 1, 1e-2))]}

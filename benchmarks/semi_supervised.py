@@ -42,10 +42,10 @@ from common import machine, model_version, report
 from sklearn.model_selection import train_test_split
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-from sk_ulmfit._classifier import DIRECTION_SETS
-from sk_ulmfit._corpus import iter_documents
+from sk_ulmfit._estimators.classifier import DIRECTION_SETS
 from sk_ulmfit.datasets import fetch_imdb, get_data_home
 from sk_ulmfit.pretrain import parse_duration, pretrain_language_model
+from sk_ulmfit.pretrain._corpus import iter_documents
 
 OUT = Path(__file__).with_name("out")
 

@@ -36,14 +36,14 @@ SCHEDULE = (("all", 1, 2e-3),)
 
 def precisions() -> tuple[str, ...]:
     """``predict_precision`` values worth timing here: bfloat16 only where it is native."""
-    from sk_ulmfit._inference import native_bfloat16_cpu
+    from sk_ulmfit._nn.inference import native_bfloat16_cpu
 
     return ("float32", "bfloat16", "int8") if native_bfloat16_cpu() else ("float32", "int8")
 
 
 def ours(X_train, y_train, X_test, model_name: str, n_jobs: int) -> dict:
     from sk_ulmfit import ULMFiTClassifier
-    from sk_ulmfit._text import clear_token_cache, tokenize
+    from sk_ulmfit._text.tokenizer import clear_token_cache, tokenize
 
     n_train_tokens = sum(len(t) for t in tokenize(X_train))
     clf = ULMFiTClassifier(pretrained=model_name, direction="forward", language_model=None, schedule=SCHEDULE,
@@ -86,7 +86,7 @@ def fastai(X_train, y_train, X_test, model_name: str) -> dict:
     from fastai_learner import fastai_learner, predict_fastai, train_fastai
 
     from sk_ulmfit import ULMFiTLanguageModel
-    from sk_ulmfit._text import tokenize
+    from sk_ulmfit._text.tokenizer import tokenize
 
     n_train_tokens = sum(len(t) for t in tokenize(X_train))
     learn = fastai_learner(X_train, y_train, language_model=ULMFiTLanguageModel.from_pretrained(model_name))
@@ -100,7 +100,7 @@ def tokenizers(texts) -> dict:
     """Tokens per second of fastai's ``tokenize_texts`` and of ours, sequential and parallel."""
     from fastai.text.core import tokenize_texts
 
-    from sk_ulmfit._text import clear_token_cache, tokenize
+    from sk_ulmfit._text.tokenizer import clear_token_cache, tokenize
 
     result = {}
     started = time.perf_counter()

@@ -20,7 +20,7 @@ from pathlib import Path
 from common import machine, report
 
 from sk_ulmfit import ULMFiTLanguageModel
-from sk_ulmfit._pretrained import SHIPPED
+from sk_ulmfit._io.pretrained import SHIPPED
 from sk_ulmfit.datasets import fetch_wikitext2, wikitext_articles
 
 PRECISIONS = ("float16", "int8")  # float32: the same weights as a shipped float16 file, twice the size

@@ -10,9 +10,9 @@ __all__ = ["ULMFiTClassifier", "ULMFiTLanguageModel", "available_models", "lr_fi
 __version__ = "0.2.0.dev0"
 
 # public name -> the module that defines it
-_LAZY = {"ULMFiTClassifier": "._classifier", "ULMFiTLanguageModel": "._language_model",
-         "available_models": "._pretrained", "plot_history": "._plots",
-         "lr_find": "._lr_find"}
+_LAZY = {"ULMFiTClassifier": "._estimators.classifier", "ULMFiTLanguageModel": "._estimators.language_model",
+         "available_models": "._io.pretrained", "plot_history": "._estimators.plots",
+         "lr_find": "._estimators.lr_find"}
 
 
 def __getattr__(name: str):

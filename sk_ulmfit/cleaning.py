@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._atomic import atomic_target
+from ._common.atomic import atomic_target
 from .inspection import (
     _checked,
     _columns_of,

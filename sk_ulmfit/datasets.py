@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ._atomic import atomic_target
+from ._common.atomic import atomic_target
 
 _ENV_VAR = "SK_ULMFIT_DATA"
 _HINT = (

@@ -29,7 +29,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._validation import check_texts
+from ._common.validation import check_texts
 
 EPSILON = 1e-12
 OUT_OF_FOLD_METHODS = ("features", "refit")

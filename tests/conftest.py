@@ -65,6 +65,6 @@ def wiki_articles(data_home):
 @pytest.fixture(scope="session")
 def tiny_pretrained(wiki_articles):
     """A tiny forward language model pretrained on real Wikipedia text."""
-    from sk_ulmfit._language_model import ULMFiTLanguageModel
+    from sk_ulmfit._estimators.language_model import ULMFiTLanguageModel
 
     return ULMFiTLanguageModel(epochs=1, lr=1e-2, random_state=0, **TINY_LM).fit(wiki_articles[:20])

@@ -1,6 +1,6 @@
 """fastai's own chunked prediction path: the reference the library's inference is tested against.
 
-The library predicts with ``sk_ulmfit._inference`` (plain LSTMs, no chunks); these
+The library predicts with ``sk_ulmfit._nn.inference`` (plain LSTMs, no chunks); these
 functions run fastai's ``SentenceEncoder`` + ``masked_concat_pool`` as fastai does, on
 batches in the layout ``sk_ulmfit._batching.collate`` builds.
 """
@@ -14,8 +14,8 @@ import torch
 from fastai.text.models.core import masked_concat_pool
 from torch import nn
 
-from sk_ulmfit._batching import collate
-from sk_ulmfit._text import PAD_ID
+from sk_ulmfit._text.batching import collate
+from sk_ulmfit._text.tokenizer import PAD_ID
 
 
 def inference_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:

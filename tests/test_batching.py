@@ -7,10 +7,10 @@ import pytest
 import torch
 from fastai.text.data import SortedDL, TensorText, pad_input_chunk
 
-from sk_ulmfit import _batching as batching
-from sk_ulmfit._batching import collate, training_batches
-from sk_ulmfit._model import ClassifierConfig, build_classifier
-from sk_ulmfit._text import PAD_ID, FastaiTokenizer, Vocabulary
+from sk_ulmfit._nn.awd_lstm import ClassifierConfig, build_classifier
+from sk_ulmfit._text import batching
+from sk_ulmfit._text.batching import collate, training_batches
+from sk_ulmfit._text.tokenizer import PAD_ID, FastaiTokenizer, Vocabulary
 from sk_ulmfit.datasets import fetch_imdb_sample
 
 from .fastai_reference import logits_head, predict_outputs

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-import sk_ulmfit._classifier as classifier_module
+import sk_ulmfit._estimators.classifier as classifier_module
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit._persistence import read_payload
+from sk_ulmfit._io.persistence import read_payload
 
 from .conftest import REPO_ROOT, TINY
 
@@ -116,7 +116,7 @@ import sys
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit._persistence import read_payload
+from sk_ulmfit._io.persistence import read_payload
 from sk_ulmfit.datasets import fetch_trec
 X, y = fetch_trec("train", data_home=sys.argv[1], return_X_y=True)
 X, _, y, _ = train_test_split(X, y, train_size=600, stratify=y, random_state=0)
@@ -147,7 +147,7 @@ def test_a_killed_fit_resumes_from_its_last_epoch(trec, data_home, tmp_path, mon
 
 
 def test_a_language_model_fit_resumes_too(tiny_pretrained, wiki_articles, tmp_path, monkeypatch):
-    import sk_ulmfit._language_model as language_model_module
+    import sk_ulmfit._estimators.language_model as language_model_module
     from sk_ulmfit import ULMFiTLanguageModel
 
     texts = wiki_articles[20:28]

@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit._model import ClassifierConfig, build_classifier
+from sk_ulmfit._nn.awd_lstm import ClassifierConfig, build_classifier
 from sk_ulmfit.datasets import fetch_ag_news, fetch_imdb_sample
 
 from .conftest import TINY
@@ -178,7 +178,7 @@ def test_verbose_prints_a_line_per_epoch(trec, capsys):
 
 def test_verbose_counts_the_other_direction_in_the_time_left(trec, capsys, monkeypatch):
     """While the forward network trains, the time left includes a whole backward run."""
-    from sk_ulmfit import _training
+    from sk_ulmfit._train import loop as _training
 
     runs_after, clock = [], _training._Clock
 
@@ -198,7 +198,7 @@ def test_auto_batch_size_follows_the_number_of_training_texts(data_home):
     """batch_size="auto" (the default): 16 texts a batch for a small set, larger batches for
     thousands of texts with rates scaled by sqrt(batch / 16), recorded in history_ with the
     optimiser steps each epoch took; an integer batch keeps the schedule's rates."""
-    from sk_ulmfit._schedule import auto_batch_size
+    from sk_ulmfit._train.schedule import auto_batch_size
     from sk_ulmfit.datasets import fetch_trec
 
     assert ULMFiTClassifier().batch_size == "auto"

@@ -14,7 +14,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from sk_ulmfit._clean_server import CleanSession, decisions_file
+from sk_ulmfit._cli.clean_server import CleanSession, decisions_file
 from sk_ulmfit.cleaning import DatasetCleaner
 
 from .test_clean_server import fake_proba, fake_table, other_label, start

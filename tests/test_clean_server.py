@@ -17,15 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sk_ulmfit._clean_server as clean_server
-import sk_ulmfit._tables as tables
-from sk_ulmfit._clean_server import (
+import sk_ulmfit._cli.clean_server as clean_server
+import sk_ulmfit._cli.tables as tables
+from sk_ulmfit._cli.clean_server import (
     CleanSession,
     add_clean_parser,
     make_server,
     run_clean,
 )
-from sk_ulmfit._cli import CommandError, read_table
+from sk_ulmfit._cli.commands import CommandError, read_table
 from sk_ulmfit.cleaning import DatasetCleaner
 
 CLASSES = np.array(["politics", "sport", "tech"])

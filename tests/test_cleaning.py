@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sk_ulmfit._atomic
+import sk_ulmfit._common.atomic
 from sk_ulmfit.cleaning import CHANGE_COLUMNS, DatasetCleaner, folded_html
 
 CLASSES = np.array(["politics", "sport", "tech"])

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit._cli import main
+from sk_ulmfit._cli.commands import main
 
 from .conftest import REPO_ROOT
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-from sk_ulmfit.pretrain import CHECKPOINT_FILE
+from sk_ulmfit.pretrain._run import CHECKPOINT_FILE
 
 from .ddp_fit import fit, outcome, texts
 

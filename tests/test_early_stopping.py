@@ -58,7 +58,7 @@ def test_bad_settings_are_refused(trec, params, error, message):
 
 def test_resumes_with_its_best_epoch(trec, tmp_path, monkeypatch):
     """With ``checkpoint_dir``, the best epoch so far is part of the saved progress."""
-    import sk_ulmfit._classifier as classifier_module
+    import sk_ulmfit._estimators.classifier as classifier_module
 
     X_train, y_train, X_test, _ = trec
     params = {**LONG_LAST_STAGE, "early_stopping": True, "n_iter_no_change": 1}
@@ -101,7 +101,7 @@ def test_plot_history_draws_every_stage_and_the_kept_epoch(trec):
 
 
 def test_verbose_shows_progress_for_tokenising_training_and_predicting(trec, capsys):
-    from sk_ulmfit._text import clear_token_cache
+    from sk_ulmfit._text.tokenizer import clear_token_cache
 
     X_train, y_train, X_test, _ = trec
     texts = [f"{text} (copy {i})" for i in range(2) for text in X_train]  # 1,200 new texts: two pieces

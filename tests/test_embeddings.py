@@ -9,7 +9,7 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit._model import output_layer
+from sk_ulmfit._nn.awd_lstm import output_layer
 
 from .conftest import TINY
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit._inference import inference_network, predict_outputs, right_padded
-from sk_ulmfit._model import ClassifierConfig, build_classifier, output_layer
-from sk_ulmfit._text import PAD_ID, FastaiTokenizer, Vocabulary
+from sk_ulmfit._nn.awd_lstm import ClassifierConfig, build_classifier, output_layer
+from sk_ulmfit._nn.inference import inference_network, predict_outputs, right_padded
+from sk_ulmfit._text.tokenizer import PAD_ID, FastaiTokenizer, Vocabulary
 from sk_ulmfit.datasets import fetch_imdb_sample
 
 from .fastai_reference import logits_head, pooled_head
@@ -143,7 +143,7 @@ def test_bad_prediction_settings_are_explained():
 def test_bfloat16_warns_only_on_cpus_without_native_support(review_ids, monkeypatch, native):
     import warnings
 
-    from sk_ulmfit import _inference as inference
+    from sk_ulmfit._nn import inference
 
     ids, vocab_size = review_ids
     network, config = _trained_looking_network(vocab_size, max_len=4 * BPTT)
@@ -158,7 +158,7 @@ def test_bfloat16_warns_only_on_cpus_without_native_support(review_ids, monkeypa
 
 
 def test_native_bfloat16_check_answers_a_bool():
-    from sk_ulmfit._inference import native_bfloat16_cpu
+    from sk_ulmfit._nn.inference import native_bfloat16_cpu
 
     assert isinstance(native_bfloat16_cpu(), bool)
 
@@ -166,7 +166,7 @@ def test_native_bfloat16_check_answers_a_bool():
 def test_the_inference_network_is_built_once_per_fitted_model_and_precision(trec, monkeypatch):
     from sklearn.base import clone
 
-    from sk_ulmfit import _inference as inference
+    from sk_ulmfit._nn import inference
 
     from .conftest import TINY
 

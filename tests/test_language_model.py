@@ -8,9 +8,9 @@ import torch
 from fastai.text.models.awdlstm import AWD_LSTM, awd_lstm_lm_config
 from fastai.text.models.core import get_language_model
 
-from sk_ulmfit._language_model import ULMFiTLanguageModel
-from sk_ulmfit._persistence import write_payload
-from sk_ulmfit._text import Vocabulary
+from sk_ulmfit._estimators.language_model import ULMFiTLanguageModel
+from sk_ulmfit._io.persistence import write_payload
+from sk_ulmfit._text.tokenizer import Vocabulary
 from sk_ulmfit.datasets import fetch_imdb_sample
 
 from .conftest import TINY_LM
@@ -144,7 +144,7 @@ def test_bad_files_get_clear_errors(tiny_pretrained, tmp_path):
     (tmp_path / "flipped.pt").write_bytes(bytes(flipped))
     with pytest.raises(ValueError, match="corrupt"):
         ULMFiTLanguageModel.load(tmp_path / "flipped.pt")
-    from sk_ulmfit._persistence import read_payload, write_payload
+    from sk_ulmfit._io.persistence import read_payload, write_payload
 
     write_payload(tmp_path / "future.pt", {**read_payload(tmp_path / "lm.pt"), "version": 99})
     with pytest.raises(ValueError, match="format version 99.*pip install -U sk-ulmfit"):

@@ -36,7 +36,7 @@ def test_stops_when_the_loss_diverges(trec):
 
 
 def test_later_stages_train_more_layers(trec, monkeypatch):
-    import sk_ulmfit._lr_find as module
+    import sk_ulmfit._estimators.lr_find as module
 
     trained = []
     real = module.set_trainable
@@ -63,7 +63,7 @@ def test_bad_settings(trec, kwargs, error, message):
 def test_rates_are_in_the_schedules_terms_when_auto_grows_the_batch(data_home, monkeypatch):
     """On 3,000 texts batch_size="auto" trains 24 a batch with rates times sqrt(24/16): the
     range test trains at those rates and reports the schedule's, as fit would use them."""
-    import sk_ulmfit._lr_find as module
+    import sk_ulmfit._estimators.lr_find as module
     from sk_ulmfit.datasets import fetch_trec
 
     applied = []

@@ -40,17 +40,29 @@ def test_pickles_name_the_public_path_only(tmp_path):
     assert pickle.loads(payload).perplexity(texts) == language_model.perplexity(texts)
 
 
-# Bottom to top: a module imports from its own layer or the layers below, never above.
+# Bottom to top: a module imports from its own layer or the layers below, never above. A
+# layer is a package of the library (or one of its public modules); within a package its
+# modules import each other freely.
 LAYERS = (
-    ("_atomic", "_distributed", "_validation", "_text", "_model", "_batching", "_lm_data", "_schedule",
-     "_sampled_softmax", "datasets", "inspection", "cleaning", "_plots", "_legacy"),
-    ("_training", "_inference", "_params"),
-    ("_persistence", "_transfer", "_pretrained", "_checkpoints"),
-    ("_language_model", "_lm_cache", "_classifier", "_lr_find"),
-    ("_corpus", "pretrain"),
-    ("_tables", "_clean_server", "_cli", "__main__"),
-    ("classifier", "language_model", "model", "text"),  # 0.1.0's paths, for its pickles (see _legacy)
+    ("_common", "datasets", "inspection", "cleaning"),
+    ("_text",),
+    ("_nn",),
+    ("_train",),
+    ("_io",),
+    ("_estimators",),
+    ("pretrain",),
+    ("_cli", "__main__"),
+    ("classifier", "language_model", "model", "text"),  # 0.1.0's paths, for its pickles (see _io.legacy)
 )
+
+
+def _imported(path, node, package):
+    """The top-level parts of sk_ulmfit that a relative ``from`` import in ``path`` names."""
+    here = path.relative_to(package).parts[:-1]
+    base = list(here[:len(here) - (node.level - 1)]) if node.level > 1 else list(here)
+    if node.module:
+        return [(base + node.module.split("."))[0]]
+    return [(base + [alias.name])[0] for alias in node.names]
 
 
 def test_imports_run_one_way_at_module_level():
@@ -59,13 +71,17 @@ def test_imports_run_one_way_at_module_level():
 
     layer = {name: index for index, names in enumerate(LAYERS) for name in names}
     package = Path(sk_ulmfit.__file__).parent
-    assert set(layer) == {path.stem for path in package.glob("*.py")} - {"__init__"}
-    for name, index in layer.items():
-        tree = ast.parse((package / f"{name}.py").read_text())
+    tops = {path.relative_to(package).parts[0].removesuffix(".py") for path in package.rglob("*.py")}
+    assert tops - {"__init__"} == set(layer)
+    for path in package.rglob("*.py"):
+        name = path.relative_to(package).parts[0].removesuffix(".py")
+        if name == "__init__":
+            continue
+        tree = ast.parse(path.read_text())
         top_level = {id(node) for node in tree.body}
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                assert id(node) in top_level, f"{name} imports .{node.module} inside a function"
-                targets = [node.module] if node.module else [alias.name for alias in node.names]
-                for target in targets:
-                    assert layer[target] <= index, f"{name} (layer {index}) imports {target} (layer {layer[target]})"
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                assert id(node) in top_level, f"{path.name} imports {node.module} inside a function"
+                for target in _imported(path, node, package):
+                    assert layer[target] <= layer[name], (
+                        f"{path.relative_to(package)} (layer {layer[name]}) imports {target} (layer {layer[target]})")

@@ -13,20 +13,19 @@ import torch
 import torch.nn.functional as F
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-from sk_ulmfit._corpus import Corpus, TokenCache, iter_documents, source_name
-from sk_ulmfit._pretrained import metadata_file
-from sk_ulmfit._sampled_softmax import SampledSoftmax, make_sampler
-from sk_ulmfit._text import Vocabulary, tokenize
+from sk_ulmfit._io.pretrained import metadata_file
+from sk_ulmfit._nn.sampled_softmax import SampledSoftmax, make_sampler
+from sk_ulmfit._text.tokenizer import Vocabulary, tokenize
 from sk_ulmfit.pretrain import (
-    CHECKPOINT_FILE,
     Recipe,
-    _started_from,
     build_parser,
     main,
     parse_count,
     parse_duration,
     pretrain_language_model,
 )
+from sk_ulmfit.pretrain._corpus import Corpus, TokenCache, iter_documents, source_name
+from sk_ulmfit.pretrain._run import CHECKPOINT_FILE, _started_from
 
 from .conftest import TINY
 

@@ -12,10 +12,10 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit import _lm_cache as lm_cache
-from sk_ulmfit import _text as text
-from sk_ulmfit._language_model import ULMFiTLanguageModel
-from sk_ulmfit._model import (
+from sk_ulmfit._estimators import stage2 as lm_cache
+from sk_ulmfit._estimators.language_model import ULMFiTLanguageModel
+from sk_ulmfit._io.pretrained import SHIPPED, _shipped_path
+from sk_ulmfit._nn.awd_lstm import (
     ClassifierConfig,
     build_classifier,
     classifier_encoder,
@@ -27,8 +27,8 @@ from sk_ulmfit._model import (
     used_rows,
     widen_vocabulary,
 )
-from sk_ulmfit._pretrained import SHIPPED, _shipped_path
-from sk_ulmfit._text import tokenize
+from sk_ulmfit._text import tokenizer as text
+from sk_ulmfit._text.tokenizer import tokenize
 
 from .conftest import TINY, TINY_LM
 
@@ -290,7 +290,7 @@ def test_english_model_is_shipped_and_beats_wikitext2(wiki_articles, direction):
     import json
     from importlib import resources
 
-    from sk_ulmfit._pretrained import SHIPPED
+    from sk_ulmfit._io.pretrained import SHIPPED
 
     english = ULMFiTLanguageModel.from_pretrained("english", direction=direction)
     metadata_file = Path(SHIPPED["english"][direction]).with_suffix(".json").name

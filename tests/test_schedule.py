@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sk_ulmfit._schedule import (
+from sk_ulmfit._train.schedule import (
     ULMFIT_MIN_LAST_STEPS,
     ULMFIT_SCHEDULE,
     Stage,
@@ -94,7 +94,7 @@ def test_one_cycle_is_fastais_cosine_shape_with_momentum_cycle():
 
 
 def test_auto_batch_size_is_16_for_small_sets_and_grows_to_64_with_the_texts():
-    from sk_ulmfit._schedule import AUTO_BATCH_STEPS, auto_batch_size
+    from sk_ulmfit._train.schedule import AUTO_BATCH_STEPS, auto_batch_size
 
     assert [auto_batch_size(n) for n in (2, 100, 1000, 16 * AUTO_BATCH_STEPS)] == [16] * 4
     assert auto_batch_size(16 * AUTO_BATCH_STEPS + 1) == 24  # grows in steps of 8 texts
@@ -105,7 +105,7 @@ def test_auto_batch_size_is_16_for_small_sets_and_grows_to_64_with_the_texts():
 
 
 def test_auto_batch_scales_rates_by_the_square_root_of_the_batch_and_a_given_batch_keeps_them():
-    from sk_ulmfit._schedule import Stage, batch_and_rate_factor, scaled
+    from sk_ulmfit._train.schedule import Stage, batch_and_rate_factor, scaled
 
     assert batch_and_rate_factor("auto", 1000) == (16, 1.0)
     size, factor = batch_and_rate_factor("auto", 100_000)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from fastai.text.core import TokenizeWithRules, WordTokenizer
 
-from sk_ulmfit._text import FastaiTokenizer, Vocabulary, split_at_spaces
+from sk_ulmfit._text.tokenizer import FastaiTokenizer, Vocabulary, split_at_spaces
 from sk_ulmfit.datasets import fetch_trec
 
 
@@ -62,7 +62,7 @@ def test_vocabulary_rejects_wrong_layout():
 
 
 def test_repeated_texts_are_tokenised_once(trec_questions, monkeypatch):
-    from sk_ulmfit import _text as text
+    from sk_ulmfit._text import tokenizer as text
 
     text.clear_token_cache()
     seen = []
@@ -84,7 +84,7 @@ def test_repeated_texts_are_tokenised_once(trec_questions, monkeypatch):
 
 
 def test_parallel_tokenisation_gives_the_same_tokens(data_home, monkeypatch):
-    from sk_ulmfit import _text as text
+    from sk_ulmfit._text import tokenizer as text
     from sk_ulmfit.datasets import fetch_imdb_sample
 
     reviews = fetch_imdb_sample("valid", data_home=data_home).data[:60]

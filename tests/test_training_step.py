@@ -6,8 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sk_ulmfit._model import MASK_LEVELS, ClassifierConfig, build_classifier, keep_mask
-from sk_ulmfit._schedule import make_optimizer
+from sk_ulmfit._nn.awd_lstm import (
+    MASK_LEVELS,
+    ClassifierConfig,
+    build_classifier,
+    keep_mask,
+)
+from sk_ulmfit._train.schedule import make_optimizer
 
 
 @pytest.mark.parametrize("p", [0.25, 0.06, 0.5, 0.9])
@@ -128,8 +133,8 @@ def test_embedding_dropout_gives_fastais_outputs_and_gradients():
 
 
 def test_time_left_prices_the_steps_to_come_at_the_last_epochs_pace():
-    from sk_ulmfit._schedule import Stage
-    from sk_ulmfit._training import _Clock, format_duration
+    from sk_ulmfit._train.loop import _Clock, format_duration
+    from sk_ulmfit._train.schedule import Stage
 
     stages = [Stage(1, 1, 2e-2), Stage(5, 3, 5e-3)]
     record = {"steps": 10, "seconds": 2.0}

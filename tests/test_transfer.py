@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit._model import classifier_encoder, output_layer
+from sk_ulmfit._nn.awd_lstm import classifier_encoder, output_layer
 
 from .conftest import TINY
 
@@ -159,7 +159,7 @@ def test_save_load_round_trip_is_exact(source, trec, tmp_path):
 
 
 def test_pooling_every_layer_saves_and_loads_and_old_files_pool_the_last(source, trec, tmp_path):
-    from sk_ulmfit._persistence import read_payload, write_payload
+    from sk_ulmfit._io.persistence import read_payload, write_payload
 
     X_train, y_train, X_test, _ = trec
     every = ULMFiTClassifier(**{**TINY, "pool_layers": "all"}, random_state=0).fit(X_train[:200], y_train[:200])
@@ -208,7 +208,7 @@ def test_corrupt_or_foreign_files_fail_clearly(source, tmp_path):
         ULMFiTClassifier.load(tmp_path / "cut.pt")
     with pytest.raises(FileNotFoundError, match="no classifier file"):
         ULMFiTClassifier.load(tmp_path / "missing.pt")
-    from sk_ulmfit._language_model import ULMFiTLanguageModel
+    from sk_ulmfit._estimators.language_model import ULMFiTLanguageModel
 
     language_model = ULMFiTLanguageModel(epochs=1, emb_size=8, hidden_size=8, n_layers=1, min_freq=1)
     language_model.fit(["a small text", "another small text"]).save(tmp_path / "lm.pt")
@@ -233,7 +233,7 @@ def test_cross_validation_with_a_frozen_or_saved_source(source, trec, tmp_path):
 
 
 def test_a_saved_classifier_is_read_once_for_both_directions(trec, tmp_path, monkeypatch):
-    from sk_ulmfit import _pretrained as pretrained
+    from sk_ulmfit._io import pretrained
 
     X_train, y_train, X_test, _ = trec
     both = ULMFiTClassifier(**{**TINY, "direction": "both"}, random_state=0).fit(X_train[:200], y_train[:200])

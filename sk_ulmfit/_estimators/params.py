@@ -16,9 +16,9 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_scalar
 
-from ._inference import PRECISIONS
-from ._model import POOL_LAYERS
-from ._schedule import LR_SCHEDULES
+from .._nn.awd_lstm import POOL_LAYERS
+from .._nn.inference import PRECISIONS
+from .._train.schedule import LR_SCHEDULES
 
 NUMBERS = {
     "emb_size": (numbers.Integral, 1, None, "left"),

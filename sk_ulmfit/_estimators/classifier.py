@@ -16,13 +16,22 @@ from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_memory
 
-from . import _inference as inference
-from ._batching import training_batches
-from ._checkpoints import FitCheckpoints, fit_fingerprint
-from ._distributed import part, total
-from ._language_model import SIZE_PARAMS, ULMFiTLanguageModel
-from ._lm_cache import fine_tuned
-from ._model import (
+from .._common.distributed import part, total
+from .._common.validation import check_indicator, check_labels, check_texts, warn_unused
+from .._io.checkpoints import FitCheckpoints, fit_fingerprint
+from .._io.persistence import (
+    classifier_from_payload,
+    classifier_payload,
+    direction_payload,
+    loadable_device,
+    read_payload,
+    trained_direction,
+    write_payload,
+)
+from .._io.pretrained import DIRECTIONS, Start, resolve
+from .._io.transfer import transfer_head, usable_head, warn_forgotten
+from .._nn import inference
+from .._nn.awd_lstm import (
     EMBEDDING_NAMES,
     ClassifierConfig,
     TrainedDirection,
@@ -38,29 +47,14 @@ from ._model import (
     used_rows,
     widen_vocabulary,
 )
-from ._params import check_params, with_new_params
-from ._persistence import (
-    classifier_from_payload,
-    classifier_payload,
-    direction_payload,
-    loadable_device,
-    read_payload,
-    trained_direction,
-    write_payload,
-)
-from ._pretrained import DIRECTIONS, Start, resolve
-from ._schedule import batch_and_rate_factor, parse_schedule, scaled
-from ._text import Vocabulary, tokenize
-from ._training import (
-    EarlyStopping,
-    resolve_device,
-    run_schedule,
-    seeded,
-    text_losses,
-    train_epoch,
-)
-from ._transfer import transfer_head, usable_head, warn_forgotten
-from ._validation import check_indicator, check_labels, check_texts, warn_unused
+from .._nn.device import resolve_device, seeded
+from .._text.batching import training_batches
+from .._text.tokenizer import Vocabulary, tokenize
+from .._train.loop import EarlyStopping, run_schedule, text_losses, train_epoch
+from .._train.schedule import batch_and_rate_factor, parse_schedule, scaled
+from .language_model import SIZE_PARAMS, ULMFiTLanguageModel
+from .params import check_params, with_new_params
+from .stage2 import fine_tuned
 
 # validation_fraction=None with early_stopping=True: MLPClassifier's default fraction
 EARLY_STOPPING_FRACTION = 0.1
@@ -681,7 +675,7 @@ or dict, default="english"
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to ``path`` in a format that loads without unpickling code.
 
-        See :mod:`sk_ulmfit._persistence`. ``pickle`` and ``joblib`` work as well.
+        See :mod:`sk_ulmfit._io.persistence`. ``pickle`` and ``joblib`` work as well.
         """
         return write_payload(path, self._payload())
 

@@ -12,17 +12,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._checkpoints import FitCheckpoints, fit_fingerprint
-from ._lm_data import n_windows, token_stream
-from ._model import (
-    LanguageModelConfig,
-    aligned_weights,
-    build_language_model,
-    language_model_groups,
-    state_dict_on_cpu,
-)
-from ._params import check_params, with_new_params
-from ._persistence import (
+from .._common.validation import check_texts, warn_unused
+from .._io.checkpoints import FitCheckpoints, fit_fingerprint
+from .._io.persistence import (
     SavedLanguageModel,
     language_model_payload,
     loadable_device,
@@ -30,19 +22,22 @@ from ._persistence import (
     read_language_model,
     write_payload,
 )
-from ._pretrained import DIRECTIONS, resolve
-from ._sampled_softmax import make_sampler
-from ._schedule import Stage
-from ._text import Vocabulary
-from ._text import tokenize as fastai_tokens
-from ._training import (
-    language_model_loss,
-    resolve_device,
-    run_schedule,
-    seeded,
-    train_language_model_epoch,
+from .._io.pretrained import DIRECTIONS, resolve
+from .._nn.awd_lstm import (
+    LanguageModelConfig,
+    aligned_weights,
+    build_language_model,
+    language_model_groups,
+    state_dict_on_cpu,
 )
-from ._validation import check_texts, warn_unused
+from .._nn.device import resolve_device, seeded
+from .._nn.sampled_softmax import make_sampler
+from .._text.stream import n_windows, token_stream
+from .._text.tokenizer import Vocabulary
+from .._text.tokenizer import tokenize as fastai_tokens
+from .._train.loop import language_model_loss, run_schedule, train_language_model_epoch
+from .._train.schedule import Stage
+from .params import check_params, with_new_params
 
 # Size parameters that a pretrained model replaces with its own
 SIZE_PARAMS = ("emb_size", "hidden_size", "n_layers")
@@ -264,7 +259,7 @@ class ULMFiTLanguageModel(BaseEstimator):
 
     # -------------------------------------------------------- persistence
     def save(self, path: str | Path, *, precision: str = "float32", half: bool | None = None) -> Path:
-        """Write weights, vocabulary and configuration to ``path`` (see :mod:`sk_ulmfit._persistence`).
+        """Write weights, vocabulary and configuration to ``path`` (see :mod:`sk_ulmfit._io.persistence`).
 
         The file loads without unpickling code.
 

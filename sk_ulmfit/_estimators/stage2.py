@@ -18,8 +18,8 @@ import joblib
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_memory
 
-from ._language_model import ULMFiTLanguageModel
-from ._persistence import SavedLanguageModel
+from .._io.persistence import SavedLanguageModel
+from .language_model import ULMFiTLanguageModel
 
 CACHE_SIZE = 4
 _cache: OrderedDict[str, object] = OrderedDict()

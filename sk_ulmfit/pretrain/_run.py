@@ -1,21 +1,5 @@
-"""Pretrain an AWD-LSTM language model on a corpus of any size (ULMFiT's stage 1).
-
-From the shell::
-
-    python -m sk_ulmfit.pretrain CORPUS_FILES... --output my_lm.pt --checkpoint-dir runs/fwd \\
-        [--direction backward] [--time-budget 2h] [--resume]
-
-or ``sk-ulmfit-pretrain`` after ``pip install``; from Python,
-:func:`pretrain_language_model`. The corpus is JSON Lines (``text`` field) or text files
-(one document per line), optionally ``.xz``/``.gz``/``.bz2`` compressed. The shards are
-tokenised once into a memory-mapped token-id cache (``--cache-dir``; reused by later
-runs and by the other direction); training checkpoints atomically every few minutes,
-resumes exactly where it stopped (``--resume``), stops on a time budget, prints tokens/s
-and validation perplexity per source, and runs unchanged on a CPU or a GPU (mixed
-precision there). The result is an ordinary language-model file for
-``ULMFiTClassifier(pretrained=...)`` / ``ULMFiTLanguageModel(pretrained=...)``, with a
-JSON file of metadata beside it.
-"""
+"""The pretraining run: the recipe, the training loop over the token stream, checkpoints,
+export with metadata, and the command line (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -40,13 +24,18 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
-from ._atomic import atomic_target
-from ._corpus import Corpus, TokenCache
-from ._distributed import any_process, data_parallel, is_writer, shard, wait_for_all, world, writer_first
-from ._language_model import ULMFiTLanguageModel
-from ._lm_data import n_windows, stream_windows
-from ._model import LanguageModelConfig, aligned_weights, build_language_model, state_dict_on_cpu
-from ._persistence import (
+from .._common.atomic import atomic_target
+from .._common.distributed import (
+    any_process,
+    data_parallel,
+    is_writer,
+    shard,
+    wait_for_all,
+    world,
+    writer_first,
+)
+from .._estimators.language_model import ULMFiTLanguageModel
+from .._io.persistence import (
     PRECISIONS,
     SavedLanguageModel,
     check_precision,
@@ -54,21 +43,25 @@ from ._persistence import (
     read_language_model,
     write_payload,
 )
-from ._pretrained import DIRECTIONS, metadata_file, resolve
-from ._sampled_softmax import make_sampler
-from ._schedule import StageRates, make_optimizer
-from ._text import FAKE, Vocabulary
-from ._training import (
+from .._io.pretrained import DIRECTIONS, metadata_file, resolve
+from .._nn.awd_lstm import (
+    LanguageModelConfig,
+    aligned_weights,
+    build_language_model,
+    state_dict_on_cpu,
+)
+from .._nn.device import resolve_device, rng_states, set_rng_states
+from .._nn.sampled_softmax import make_sampler
+from .._text.stream import n_windows, stream_windows
+from .._text.tokenizer import FAKE, Vocabulary
+from .._train.loop import (
     language_model_loss,
     network_loss,
-    resolve_device,
-    rng_states,
     sampled_language_model_loss,
-    set_rng_states,
     train_step,
 )
-
-__all__ = ["Recipe", "pretrain_language_model", "main"]
+from .._train.schedule import StageRates, make_optimizer
+from ._corpus import Corpus, TokenCache
 
 CHECKPOINT_FORMAT = "sk_ulmfit.pretrain_checkpoint"
 CHECKPOINT_VERSION = 1
@@ -784,6 +777,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,11 +12,11 @@ import torch
 from fastai.callback.schedule import minimum, slide, steep, valley
 from sklearn.base import clone
 
-from ._batching import training_batches
-from ._classifier import ULMFiTClassifier, _training_part
-from ._model import layer_groups, set_trainable
-from ._schedule import batch_and_rate_factor, make_optimizer
-from ._training import train_epoch
+from .._nn.awd_lstm import layer_groups, set_trainable
+from .._text.batching import training_batches
+from .._train.loop import train_epoch
+from .._train.schedule import batch_and_rate_factor, make_optimizer
+from .classifier import ULMFiTClassifier, _training_part
 
 # fastai's suggestion functions, by the names fastai's ``lr_find(suggest_funcs=...)`` uses
 SUGGESTIONS = {"valley": valley, "slide": slide, "minimum": minimum, "steep": steep}

@@ -16,7 +16,7 @@ from fastai.data.external import URLs, untar_data
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 
-from ._persistence import (
+from .persistence import (
     CLASSIFIER,
     SavedLanguageModel,
     classifier_from_payload,
@@ -25,7 +25,7 @@ from ._persistence import (
     read_language_model,
     read_payload,
 )
-from ._transfer import HeadStart, encoder_language_model, head_start
+from .transfer import HeadStart, encoder_language_model, head_start
 
 # name -> {direction: file in sk_ulmfit/pretrained_models}
 SHIPPED = {

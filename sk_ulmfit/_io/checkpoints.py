@@ -19,8 +19,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._distributed import is_writer
-from ._persistence import read_payload, write_payload
+from .._common.distributed import is_writer
+from .persistence import read_payload, write_payload
 
 FORMAT = "sk_ulmfit.fit_checkpoint"
 VERSION = 1

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from fastai.text.data import pad_chunk
 
-from ._distributed import world
+from .._common.distributed import world
 
 # fastai's SortedDL sorts each pool of ``batch_size * POOL_BATCHES`` shuffled items by
 # length, so batches hold texts of similar length while their order stays random.

@@ -34,8 +34,9 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
-from ._atomic import atomic_target
-from ._tables import (
+from .._common.atomic import atomic_target
+from ..cleaning import RANKING_TITLES, SCORE_NAMES, DatasetCleaner
+from .tables import (
     COMPRESSIONS,
     READERS,
     CommandError,
@@ -47,7 +48,6 @@ from ._tables import (
     writable,
     write_table,
 )
-from .cleaning import RANKING_TITLES, SCORE_NAMES, DatasetCleaner
 
 HOST = "127.0.0.1"
 SCORES = ("out-of-fold", "training")
@@ -428,4 +428,4 @@ class CleanHandler(BaseHTTPRequestHandler):
 
 def page_file(name: str) -> bytes:
     """A file of the page, shipped in the package."""
-    return resources.files("sk_ulmfit").joinpath("_clean_page", name).read_bytes()
+    return resources.files("sk_ulmfit").joinpath("_cli", "clean_page", name).read_bytes()

@@ -34,10 +34,11 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from . import pretrain
-from ._classifier import ULMFiTClassifier, _auto_language_model
-from ._clean_server import add_clean_parser
-from ._tables import (
+from .. import pretrain
+from .._estimators.classifier import ULMFiTClassifier, _auto_language_model
+from ..inspection import most_unsure, top_losses
+from .clean_server import add_clean_parser
+from .tables import (
     CommandError,
     column,
     graded,
@@ -47,7 +48,6 @@ from ._tables import (
     writable,
     write_table,
 )
-from .inspection import most_unsure, top_losses
 
 
 def parse_settings(pairs: Sequence[str]) -> dict:

@@ -49,10 +49,15 @@ import numpy as np
 import torch
 from fastai.text.learner import clean_raw_keys
 
-from ._atomic import atomic_target
-from ._distributed import is_writer
-from ._model import ClassifierConfig, LanguageModelConfig, TrainedDirection, build_classifier
-from ._text import Vocabulary
+from .._common.atomic import atomic_target
+from .._common.distributed import is_writer
+from .._nn.awd_lstm import (
+    ClassifierConfig,
+    LanguageModelConfig,
+    TrainedDirection,
+    build_classifier,
+)
+from .._text.tokenizer import Vocabulary
 
 LANGUAGE_MODEL = "sk_ulmfit.language_model"
 CLASSIFIER = "sk_ulmfit.classifier"

@@ -27,7 +27,7 @@ from fastai.text.models.core import (
 from fastai.torch_core import to_detach
 from torch import nn
 
-from ._text import PAD_ID, Vocabulary
+from .._text.tokenizer import PAD_ID, Vocabulary
 
 # The head between the pooled features and the output layer (ULMFiT: one layer of 50).
 HEAD_HIDDEN = 50

@@ -28,9 +28,9 @@ from fastprogress.fastprogress import progress_bar
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ._model import ClassifierConfig, classifier_encoder
-from ._text import PAD_ID
-from ._training import autocast
+from .._text.tokenizer import PAD_ID
+from .awd_lstm import ClassifierConfig, classifier_encoder
+from .device import autocast
 
 
 class InferenceNetwork(nn.Module):
@@ -151,7 +151,7 @@ def inference_network(network: nn.Module, config: ClassifierConfig, device: torc
                           "AMX), so prediction is several times slower than float32; use 'int8' or "
                           "'float32' here", RuntimeWarning, stacklevel=4)
         return fast.to(torch.bfloat16)
-    return fast.to(device)  # on a GPU, float32 and bfloat16 run under autocast (training.autocast)
+    return fast.to(device)  # on a GPU, float32 and bfloat16 run under autocast (device.autocast)
 
 
 def native_bfloat16_cpu() -> bool:

@@ -36,8 +36,8 @@ import numpy as np
 import spacy
 from joblib import Parallel, delayed, effective_n_jobs
 
-from ._atomic import atomic_target
-from ._text import FastaiTokenizer, Vocabulary
+from .._common.atomic import atomic_target
+from .._text.tokenizer import FastaiTokenizer, Vocabulary
 
 _OPENERS: dict[str, Callable[..., IO]] = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
 FORMATS = (".jsonl", ".txt")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence, Sized
@@ -14,59 +12,20 @@ import torch.nn.functional as F
 from fastprogress.fastprogress import progress_bar
 from torch import nn
 
-from ._batching import collate
-from ._distributed import data_parallel, launched_by_torchrun, local_gpu, shard
-from ._distributed import total as sum_over_processes
-from ._lm_data import stream_windows
-from ._model import set_trainable
-from ._sampled_softmax import SampledSoftmax
-from ._schedule import Stage, StageRates, group_rates, make_optimizer
-from ._text import PAD_ID
+from .._common.distributed import data_parallel, shard
+from .._common.distributed import total as sum_over_processes
+from .._nn.awd_lstm import set_trainable
+from .._nn.device import autocast, rng_states, set_rng_states
+from .._nn.sampled_softmax import SampledSoftmax
+from .._text.batching import collate
+from .._text.stream import stream_windows
+from .._text.tokenizer import PAD_ID
+from .schedule import Stage, StageRates, group_rates, make_optimizer
 
 # fastai's RNNRegularizer for text learners: activation regularisation (AR) on the
 # encoder outputs and temporal activation regularisation (TAR) on their differences.
 AR_ALPHA = 2.0
 TAR_BETA = 1.0
-
-
-def resolve_device(device) -> torch.device:
-    """``"auto"`` → a CUDA GPU when there is one (the first, or under ``torchrun`` the
-    process's ``LOCAL_RANK``), else the CPU."""
-    if isinstance(device, str) and device == "auto":
-        if not torch.cuda.is_available():
-            return torch.device("cpu")
-        # under torchrun, each process trains on its own GPU
-        return torch.device("cuda", local_gpu()) if launched_by_torchrun() else torch.device("cuda")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but no CUDA GPU is available; use 'auto' or 'cpu'")
-    return resolved
-
-
-# torch's generator is one per process: while one fit draws its dropout masks from it under
-# its seed, a fit in another thread would draw from the same stream and shift them. Seeded
-# work therefore runs one thread at a time (fits in threads stay reproducible; for fits in
-# parallel, use processes: joblib's default backend).
-_SEEDED = threading.RLock()
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device):
-    """Seed torch inside a fork of its RNG state: the caller's generators are left as they
-    were, and no other thread's seeded work interleaves with this one."""
-    with _SEEDED, torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        yield
-
-
-def autocast(device: torch.device, dtype: torch.dtype = torch.float16):
-    """Mixed precision (``dtype``, float16 by default) on a GPU, full precision on the CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
 
 
 def regularized_loss(logits, raw_outputs, outputs, targets, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -365,19 +324,6 @@ class EarlyStopping:
     n_iter_no_change: int
     snapshot: Callable[[], dict]
     restore: Callable[[dict], None]
-
-
-def rng_states(device: torch.device) -> dict:
-    """torch's random state (and the GPU's, on one): what a resumed run restores."""
-    return {"torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
-
-
-def set_rng_states(states: dict, device: torch.device) -> None:
-    """Inverse of :func:`rng_states`."""
-    torch.set_rng_state(states["torch_rng"])
-    if device.type == "cuda" and states.get("cuda_rng") is not None:
-        torch.cuda.set_rng_state(states["cuda_rng"], device)
 
 
 def format_record(record: dict, n_stages: int, n_epochs: int) -> str:

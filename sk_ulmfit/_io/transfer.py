@@ -23,8 +23,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._model import ENCODER_PREFIX, ClassifierConfig, LanguageModelConfig, output_layer
-from ._persistence import SavedLanguageModel
+from .._nn.awd_lstm import (
+    ENCODER_PREFIX,
+    ClassifierConfig,
+    LanguageModelConfig,
+    output_layer,
+)
+from .persistence import SavedLanguageModel
 
 
 @dataclass

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._classifier import ULMFiTClassifier
-from .inspection import out_of_fold_proba
+from .._estimators.classifier import ULMFiTClassifier
+from ..inspection import out_of_fold_proba
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 COMPRESSIONS = {".gz", ".bz2", ".xz", ".zip", ".zst"}

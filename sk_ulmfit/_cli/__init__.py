@@ -1,0 +1,1 @@
+"""The ``sk-ulmfit`` command: its subcommands, tables, and the cleaner's local web page."""

@@ -1,0 +1,1 @@
+"""Training: the fit schedule (stages, discriminative rates, rate curves, optimiser) and the training loop."""
