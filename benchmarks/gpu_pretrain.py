@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from sk_ulmfit._io.persistence import (
-    PRECISIONS,
+    STORAGE_PRECISIONS,
     language_model_payload,
     read_language_model,
     write_payload,
@@ -290,7 +290,7 @@ def main(argv=None) -> int:
     t.add_argument("--emb-size", type=int, help="a new model's size (default: Recipe's; --init brings its own)")
     t.add_argument("--hidden-size", type=int)
     t.add_argument("--n-layers", type=int)
-    t.add_argument("--precision", choices=PRECISIONS, default="float16", help="how the export is stored")
+    t.add_argument("--precision", choices=STORAGE_PRECISIONS, default="float16", help="how the export is stored")
     t.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.command == "train" and args.init and _sizes(args):

@@ -35,7 +35,8 @@ from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from .. import pretrain
-from .._estimators.classifier import ULMFiTClassifier, _auto_language_model
+from .._estimators.classifier import ULMFiTClassifier, predictions
+from .._estimators.stage2 import auto_language_model
 from ..inspection import most_unsure, top_losses
 from .clean_server import add_clean_parser
 from .tables import (
@@ -92,7 +93,7 @@ def stage2_with(classifier: ULMFiTClassifier, paths: Sequence[str], text_column:
                            "a pretrained model and language_model='auto': drop --set pretrained=None / "
                            "language_model=..., or drop --unlabelled")
     texts = [text for path in paths for text in texts_of(read_table(path), text_column, path)]
-    return _auto_language_model(classifier.get_params(deep=False), extra_texts=texts)
+    return auto_language_model(classifier.get_params(deep=False), extra_texts=texts)
 
 
 # ----------------------------------------------------------------------- commands
@@ -129,7 +130,7 @@ def predict(args) -> None:
     X = texts_of(frame, args.text_column, args.data)
     result = frame.copy()
     log_proba = model.predict_log_proba(X)  # one pass for both the probabilities and predict's rule
-    predicted = model._predictions(log_proba)
+    predicted = predictions(model, log_proba)
     multilabel = model.multilabel_
     names, separator = multilabel_names(model, args.model) if multilabel else (list(model.classes_), None)
     if args.proba:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
-
-_UMASK = os.umask(0)  # read once at import (the only way to read it), then restored
-os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -21,13 +18,22 @@ def atomic_target(dest: str | os.PathLike) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # the temporary name ends in ``dest``'s suffixes, so writers that choose a format by suffix still can
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part" + "".join(dest.suffixes))
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _new_file_beside(dest)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _new_file_beside(dest: Path) -> Path:
+    """A new empty file in ``dest``'s folder under an unused hidden name that ends in
+    ``dest``'s suffixes (writers that choose a format by suffix still can), created with
+    mode 0666 so that the operating system applies the user's umask."""
+    while True:
+        tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.part{''.join(dest.suffixes)}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp

@@ -10,15 +10,14 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_memory
 
 from .._common.distributed import part, total
 from .._common.validation import check_indicator, check_labels, check_texts, warn_unused
-from .._io.checkpoints import FitCheckpoints, fit_fingerprint
+from .._io.checkpoints import DirectionProgress
 from .._io.persistence import (
     classifier_from_payload,
     classifier_payload,
@@ -33,6 +32,7 @@ from .._io.transfer import transfer_head, usable_head, warn_forgotten
 from .._nn import inference
 from .._nn.awd_lstm import (
     EMBEDDING_NAMES,
+    SIZE_PARAMS,
     ClassifierConfig,
     TrainedDirection,
     aligned_weights,
@@ -49,12 +49,18 @@ from .._nn.awd_lstm import (
 )
 from .._nn.device import resolve_device, seeded
 from .._text.batching import training_batches
-from .._text.tokenizer import Vocabulary, tokenize
+from .._text.tokenizer import Vocabulary, count_tokens, in_reading_order, tokenize
 from .._train.loop import EarlyStopping, run_schedule, text_losses, train_epoch
 from .._train.schedule import batch_and_rate_factor, parse_schedule, scaled
-from .language_model import SIZE_PARAMS, ULMFiTLanguageModel
+from .base import FitRun
+from .language_model import ULMFiTLanguageModel
 from .params import check_params, with_new_params
-from .stage2 import fine_tuned
+from .stage2 import (
+    AUTO_LANGUAGE_MODEL,
+    auto_language_model,
+    fine_tuned,
+    stage2_estimator,
+)
 
 # validation_fraction=None with early_stopping=True: MLPClassifier's default fraction
 EARLY_STOPPING_FRACTION = 0.1
@@ -63,8 +69,6 @@ DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": DI
 # epoch at 2e-3; 64 rows of bptt tokens keep the cores busy (the classifier's smaller
 # batch_size is for its few labelled texts). bptt, min_freq, max_vocab, weight_decay,
 # lr_schedule and verbose follow the classifier's.
-AUTO_LANGUAGE_MODEL = {"epochs": 1, "lr": 2e-3, "drop_mult": 0.3, "batch_size": 64}
-AUTO_SHARED = ("bptt", "min_freq", "max_vocab", "weight_decay", "lr_schedule", "verbose")
 
 
 class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -347,7 +351,7 @@ or dict, default="english"
                 )
         self._check_params()
         weights = self._text_weights(sample_weight, labels, len(texts))
-        stage2 = self._stage2()
+        stage2 = stage2_estimator(self.get_params(deep=False))
         device = resolve_device(self.device)
         starts = resolve(self.pretrained, DIRECTION_SETS[self.direction])
         if starts is not None:  # after resolve: a bad pretrained is an error before any warning
@@ -359,13 +363,8 @@ or dict, default="english"
             starts = [Start(start.language_model, usable_head(start.head, self.pool_layers)) for start in starts]
         n_layers = self.n_layers if starts is None else starts[0].language_model.config.n_layers
         parse_schedule(self.schedule, n_groups=n_layers + 2)  # a bad schedule fails before any work
-        fit_seed = check_random_state(self.random_state).randint(2**31 - 1)
-        checkpoints = None
-        if self.checkpoint_dir is not None:
-            checkpoints = FitCheckpoints(self.checkpoint_dir, fit_fingerprint(
-                self.get_params(deep=False), texts, labels, sample_weight))
-            fit_seed = checkpoints.fit_seed(fit_seed)
-        rng = np.random.default_rng(fit_seed)
+        run = FitRun.begin(self, texts, labels, sample_weight)
+        rng = run.rng
         train_idx, valid_idx = self._split_validation(targets, rng)
         batch_size, rate_factor = batch_and_rate_factor(self.batch_size, len(train_idx))
         stages = scaled(parse_schedule(self.schedule, n_groups=n_layers + 2,
@@ -380,24 +379,21 @@ or dict, default="english"
             start = None if starts is None else starts[index]
             if starts is not None:
                 starts[index] = None  # its weights are copied; they need not stay in memory
-            saved = None if checkpoints is None else checkpoints.read(direction)
-            if saved is not None and saved["complete"]:
-                trained, records = trained_direction(saved["trained"], device), saved["history"]
-                rng.bit_generator.state = saved["rng_after"]
+            progress = run.progress(direction)
+            completed = None if progress is None else progress.completed
+            if completed is not None:
+                trained, records = trained_direction(completed["trained"], device), completed["history"]
+                rng.bit_generator.state = completed["rng_after"]
             else:
-                progress = None if checkpoints is None else _Progress(checkpoints, direction, fit_seed, saved)
                 runs_after = len(DIRECTION_SETS[self.direction]) - index - 1  # for verbose's time estimate
                 trained, records = self._fit_direction(direction, start, stage2, texts, tokens, classes, targets,
                                                        weights, stages, batch_size, train_idx, valid_idx, device,
                                                        rng, progress, runs_after)
-                if checkpoints is not None:
-                    checkpoints.save(direction, fit_seed, {
-                        "complete": True, "trained": direction_payload(trained), "history": records,
-                        "rng_after": rng.bit_generator.state})
+                if progress is not None:
+                    progress.save_completed(direction_payload(trained), records, rng.bit_generator.state)
             directions.append(trained)
             history.extend({"direction": direction, "batch_size": batch_size, **record} for record in records)
-        if checkpoints is not None:
-            checkpoints.clear(DIRECTION_SETS[self.direction])
+        run.finish(DIRECTION_SETS[self.direction])
 
         # Replace the fitted state only once training has succeeded.
         self.classes_ = classes
@@ -410,11 +406,11 @@ or dict, default="english"
         return self
 
     def _fit_direction(self, direction, start: Start | None, stage2, texts, tokens, classes, targets, weights,
-                       stages, batch_size, train_idx, valid_idx, device, rng, progress: _Progress | None = None,
-                       runs_after: int = 0):
-        tokens = [t[::-1] for t in tokens] if direction == "backward" else tokens
+                       stages, batch_size, train_idx, valid_idx, device, rng,
+                       progress: DirectionProgress | None = None, runs_after: int = 0):
+        tokens = [in_reading_order(t, direction) for t in tokens]
         seed = int(rng.integers(2**31 - 1))
-        resume = None if progress is None or progress.saved is None else progress.saved
+        resume = None if progress is None else progress.epoch
         head_start = None if start is None or resume is not None else start.head
         if resume is not None:
             # Stage 2 and the pretrained weights are behind us: the checkpoint has the network.
@@ -423,13 +419,13 @@ or dict, default="english"
             sizes = tuple(resume["sizes"])
             del start
         elif start is None:
-            vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
+            vocab = Vocabulary.for_training(count_tokens(tokens), None, self.min_freq, self.max_vocab)
             encoder_weights, sizes = None, (self.emb_size, self.hidden_size, self.n_layers)
         else:
             saved = start.language_model if stage2 is None else fine_tuned(
                 start.language_model, self.pretrained, texts, self._stage2_params(stage2, direction, seed),
                 self.memory)
-            vocab = Vocabulary(saved.itos).extend(tokens, self.min_freq, self.max_vocab)
+            vocab = Vocabulary.for_training(count_tokens(tokens), saved.itos, self.min_freq, self.max_vocab)
             encoder_weights = encoder_part(aligned_weights(saved.weights, saved.itos, vocab.itos))
             sizes = (saved.config.emb_size, saved.config.hidden_size, saved.config.n_layers)
             del start, saved
@@ -452,9 +448,8 @@ or dict, default="english"
         save_progress = None
         if progress is not None:
             def save_progress(state):
-                progress.save({"complete": False, "itos": list(vocab.itos), "sizes": list(sizes),
-                               "embedding": None if encoder_weights is None else embedding,
-                               "model": state_dict_on_cpu(model), "progress": state})
+                progress.save_epoch(state_dict_on_cpu(model), state, itos=list(vocab.itos), sizes=list(sizes),
+                                    embedding=None if encoder_weights is None else embedding)
         with seeded(seed, device):
             model = build_classifier(model_config)
             if resume is not None:
@@ -485,22 +480,6 @@ or dict, default="english"
         if not weights.sum() > 0:
             raise ValueError("sample_weight (times class_weight) sums to 0: at least one text needs a positive weight")
         return weights
-
-    def _stage2(self) -> ULMFiTLanguageModel | None:
-        """The unfitted estimator of stage 2 in this configuration, or ``None`` for none."""
-        if self.language_model is None:
-            return None
-        if isinstance(self.language_model, str):  # "auto" (checked by _check_params)
-            if self.pretrained is None:
-                return None
-            return _auto_language_model(self.get_params(deep=False))
-        if self.pretrained is None:
-            raise ValueError("language_model fine-tunes the pretrained model (stage 2), but pretrained=None: "
-                             "set pretrained, or language_model=None to train from random weights")
-        if self.language_model.pretrained is not None:
-            raise ValueError("stage 2 starts from the classifier's pretrained model: set pretrained on the "
-                             "classifier and leave language_model's pretrained as None")
-        return clone(self.language_model)
 
     def _stage2_params(self, stage2: ULMFiTLanguageModel, direction: str, seed: int) -> dict:
         """``stage2``'s parameters, with what the classifier decides for it."""
@@ -609,13 +588,7 @@ or dict, default="english"
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """The most probable class of each text; multi-label: the indicator matrix of the
         labels whose probability exceeds 0.5."""
-        return self._predictions(self.predict_log_proba(X))  # checks fitted before classes_ is read
-
-    def _predictions(self, log_proba: np.ndarray) -> np.ndarray:
-        """``predict``'s rule on ``predict_log_proba``'s output (also for the command line)."""
-        if self.multilabel_:
-            return (log_proba > np.log(0.5)).astype(np.int64)
-        return self.classes_[log_proba.argmax(axis=1)]
+        return predictions(self, self.predict_log_proba(X))  # checks fitted before classes_ is read
 
     def _logits(self, index: int, tokens: list[list[str]]) -> np.ndarray:
         return self._outputs(index, tokens, pooled=False)
@@ -623,8 +596,7 @@ or dict, default="english"
     def _outputs(self, index: int, tokens: list[list[str]], pooled: bool) -> np.ndarray:
         self._check_predict_params()
         trained = self.directions_[index]
-        if trained.direction == "backward":
-            tokens = [t[::-1] for t in tokens]
+        tokens = [in_reading_order(t, trained.direction) for t in tokens]
         sequences = [trained.vocab.numericalize(t) for t in tokens]
         return inference.predict_outputs(self._inference_network(index), sequences, self.predict_batch_size,
                                          self.device_, pooled, self.predict_precision,
@@ -737,12 +709,6 @@ or dict, default="english"
 ULMFiTClassifier.__module__ = "sk_ulmfit"
 
 
-def _auto_language_model(params: dict, **changes) -> ULMFiTLanguageModel:
-    """Stage 2 for ``language_model="auto"`` in a classifier with ``params``: the
-    ``AUTO_LANGUAGE_MODEL`` settings (and ``changes``) with the classifier's shared ones."""
-    return ULMFiTLanguageModel(**{**AUTO_LANGUAGE_MODEL, **changes}, **{name: params[name] for name in AUTO_SHARED})
-
-
 def _renamed_params(params: dict) -> dict:
     """``params`` (or a pickled state) with sk_ulmfit 0.1.0's stage-2 parameters in today's
     terms: ``lm_epochs=0`` was ``language_model=None``, and ``lm_epochs``, ``lm_lr`` the
@@ -758,7 +724,7 @@ def _renamed_params(params: dict) -> dict:
             "pretrained" in params and params["pretrained"] is None):
         params["language_model"] = "auto"  # which, as lm_epochs did, skips stage 2 without a pretrained model
     else:
-        params["language_model"] = _auto_language_model(params, epochs=epochs, lr=lr)
+        params["language_model"] = auto_language_model(params, epochs=epochs, lr=lr)
     return params
 
 
@@ -768,11 +734,8 @@ def _training_part(sequences, targets, weights, train_idx):
     return [sequences[i] for i in train_idx], targets[train_idx], train_weights
 
 
-class _Progress:
-    """One direction's checkpoint during a fit: what was saved (or ``None``), and the saver."""
-
-    def __init__(self, checkpoints: FitCheckpoints, direction: str, fit_seed: int, saved: dict | None):
-        self.checkpoints, self.direction, self.fit_seed, self.saved = checkpoints, direction, fit_seed, saved
-
-    def save(self, state: dict) -> None:
-        self.checkpoints.save(self.direction, self.fit_seed, state)
+def predictions(classifier: ULMFiTClassifier, log_proba: np.ndarray) -> np.ndarray:
+    """``predict``'s rule on ``predict_log_proba``'s output (``predict`` and the command line)."""
+    if classifier.multilabel_:
+        return (log_proba > np.log(0.5)).astype(np.int64)
+    return classifier.classes_[log_proba.argmax(axis=1)]

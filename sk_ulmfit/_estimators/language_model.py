@@ -9,11 +9,9 @@ from typing import Sequence
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._common.validation import check_texts, warn_unused
-from .._io.checkpoints import FitCheckpoints, fit_fingerprint
 from .._io.persistence import (
     SavedLanguageModel,
     language_model_payload,
@@ -24,6 +22,7 @@ from .._io.persistence import (
 )
 from .._io.pretrained import DIRECTIONS, resolve
 from .._nn.awd_lstm import (
+    SIZE_PARAMS,
     LanguageModelConfig,
     aligned_weights,
     build_language_model,
@@ -33,14 +32,13 @@ from .._nn.awd_lstm import (
 from .._nn.device import resolve_device, seeded
 from .._nn.sampled_softmax import make_sampler
 from .._text.stream import n_windows, token_stream
-from .._text.tokenizer import Vocabulary
+from .._text.tokenizer import Vocabulary, count_tokens, in_reading_order
 from .._text.tokenizer import tokenize as fastai_tokens
 from .._train.loop import language_model_loss, run_schedule, train_language_model_epoch
 from .._train.schedule import Stage
+from .base import FitRun, restored_language_model
 from .params import check_params, with_new_params
 
-# Size parameters that a pretrained model replaces with its own
-SIZE_PARAMS = ("emb_size", "hidden_size", "n_layers")
 # Parameters written into saved files (plain values; not pretrained, device or verbose).
 SAVED_PARAMS = ("bptt", "epochs", "lr", "batch_size", "min_freq", "max_vocab", "weight_decay",
                 "lr_schedule", "n_sampled")
@@ -179,23 +177,19 @@ class ULMFiTLanguageModel(BaseEstimator):
             warn_unused(self, SIZE_PARAMS, "a pretrained model brings its own size")
         texts = list(texts) + self._extra_texts()
         device = resolve_device(self.device)
-        fit_seed = check_random_state(self.random_state).randint(2**31 - 1)
-        checkpoints = saved = None
-        if self.checkpoint_dir is not None:
-            checkpoints = FitCheckpoints(self.checkpoint_dir, fit_fingerprint(
-                self.get_params(deep=False), texts, None if start is None else (start.itos, start.weights)))
-            saved = checkpoints.read(self.direction)
-            fit_seed = checkpoints.fit_seed(fit_seed)
-        rng = np.random.default_rng(fit_seed)
+        run = FitRun.begin(self, texts, None if start is None else (start.itos, start.weights))
+        progress = run.progress(self.direction)
+        saved = None if progress is None else progress.epoch
+        rng = run.rng
 
         tokens = tokenize(texts, self.direction, self.n_jobs, show_progress=self.verbose > 0)
+        vocab = Vocabulary.for_training(count_tokens(tokens), None if start is None else start.itos,
+                                        self.min_freq, self.max_vocab)
         if start is None:
-            vocab = Vocabulary.build(tokens, self.min_freq, self.max_vocab)
             config = LanguageModelConfig(len(vocab), self.emb_size, self.hidden_size,
                                          self.n_layers, self.drop_mult)
             stages = [Stage(n_trainable=self.n_layers + 1, epochs=self.epochs, lr=self.lr)]
         else:
-            vocab = Vocabulary(start.itos).extend(tokens, self.min_freq, self.max_vocab)
             config = LanguageModelConfig(len(vocab), start.config.emb_size, start.config.hidden_size,
                                          start.config.n_layers, self.drop_mult)
             stages = [Stage(1, 1, 10 * self.lr), Stage(config.n_layers + 1, self.epochs, self.lr)]
@@ -204,9 +198,9 @@ class ULMFiTLanguageModel(BaseEstimator):
         sampler = make_sampler(counts, self.n_sampled)
 
         save_progress = None
-        if checkpoints is not None:
+        if progress is not None:
             def save_progress(state):
-                checkpoints.save(self.direction, fit_seed, {"model": state_dict_on_cpu(model), "progress": state})
+                progress.save_epoch(state_dict_on_cpu(model), state)
         with seeded(int(rng.integers(2**31 - 1)), device):
             model = build_language_model(config)
             if saved is not None:
@@ -225,8 +219,7 @@ class ULMFiTLanguageModel(BaseEstimator):
                 weight_decay=self.weight_decay, device=device, verbose=self.verbose,
                 rng=rng, resume=None if saved is None else saved["progress"], save_progress=save_progress,
             )
-        if checkpoints is not None:
-            checkpoints.clear([self.direction])
+        run.finish([self.direction])
         self.vocab_ = vocab
         self.config_ = config
         self.model_ = model.eval()
@@ -313,12 +306,10 @@ class ULMFiTLanguageModel(BaseEstimator):
         language_model = cls(**{**plain_params(saved.params, SAVED_PARAMS), "direction": saved.direction,
                                 "emb_size": config.emb_size, "hidden_size": config.hidden_size,
                                 "n_layers": config.n_layers, "drop_mult": config.drop_mult, "device": device})
-        model = build_language_model(config)
-        model.load_state_dict(saved.weights)
-        language_model.vocab_ = Vocabulary(saved.itos)
         language_model.config_ = config
         language_model.device_ = resolve_device(device)
-        language_model.model_ = model.to(language_model.device_).eval()
+        language_model.model_, language_model.vocab_ = restored_language_model(
+            config, saved.weights, saved.itos, language_model.device_)
         language_model.history_ = []
         return language_model
 
@@ -356,11 +347,9 @@ class ULMFiTLanguageModel(BaseEstimator):
             if not isinstance(config, dict):  # sk_ulmfit 0.1.0 pickled the dataclass and the Vocabulary
                 config, vocab = vars(config), vocab.itos
             config = LanguageModelConfig(**config)
-            model = build_language_model(config)
-            model.load_state_dict(state["model_"])
             device = loadable_device(state["device_"])
-            state = {**state, "model_": model.to(device).eval(), "device_": device, "config_": config,
-                     "vocab_": Vocabulary(vocab)}
+            model, vocab = restored_language_model(config, state["model_"], vocab, device)
+            state = {**state, "model_": model, "device_": device, "config_": config, "vocab_": vocab}
         super().__setstate__(state)
 
 
@@ -383,4 +372,4 @@ def tokenize(texts: list[str], direction: str, n_jobs: int | None = None,
              show_progress: bool = False) -> list[list[str]]:
     """fastai tokens of each text, reversed for a backward model."""
     tokens = fastai_tokens(texts, n_jobs=n_jobs, show_progress=show_progress)
-    return [t[::-1] for t in tokens] if direction == "backward" else tokens
+    return [in_reading_order(t, direction) for t in tokens]

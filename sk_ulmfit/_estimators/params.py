@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_scalar
 
 from .._nn.awd_lstm import POOL_LAYERS
-from .._nn.inference import PRECISIONS
+from .._nn.inference import PREDICT_PRECISIONS
 from .._train.schedule import LR_SCHEDULES
 
 NUMBERS = {
@@ -42,7 +42,7 @@ NUMBERS = {
     "n_jobs": (numbers.Integral, None, None, "both"),
     "n_iter_no_change": (numbers.Integral, 1, None, "left"),
 }
-CHOICES = {"lr_schedule": LR_SCHEDULES, "predict_precision": PRECISIONS, "pool_layers": POOL_LAYERS}
+CHOICES = {"lr_schedule": LR_SCHEDULES, "predict_precision": PREDICT_PRECISIONS, "pool_layers": POOL_LAYERS}
 # None is a valid value of these
 OPTIONAL = {"n_sampled", "validation_fraction", "n_jobs"}
 

@@ -1,4 +1,6 @@
-"""Stage 2 (language-model fine-tuning), cached in this process and, with ``memory``, on disk.
+"""Stage 2, the language model's fine-tuning on the training texts: what the classifier's
+``language_model`` means (``"auto"``'s settings, a given estimator, or none), and the
+fine-tuned models cached in this process and, with ``memory``, on disk.
 
 A grid search over classifier parameters fits many classifiers on the same training
 texts; the fine-tuned language model depends only on the starting model, the texts and
@@ -15,11 +17,39 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import joblib
+from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_memory
 
 from .._io.persistence import SavedLanguageModel
 from .language_model import ULMFiTLanguageModel
+
+# language_model="auto": stage 2's own settings, and the classifier parameters it shares
+AUTO_LANGUAGE_MODEL = {"epochs": 1, "lr": 2e-3, "drop_mult": 0.3, "batch_size": 64}
+AUTO_SHARED = ("bptt", "min_freq", "max_vocab", "weight_decay", "lr_schedule", "verbose")
+
+
+def auto_language_model(params: dict, **changes) -> ULMFiTLanguageModel:
+    """Stage 2 for ``language_model="auto"`` in a classifier with ``params``: the
+    ``AUTO_LANGUAGE_MODEL`` settings (and ``changes``) with the classifier's shared ones."""
+    return ULMFiTLanguageModel(**{**AUTO_LANGUAGE_MODEL, **changes}, **{name: params[name] for name in AUTO_SHARED})
+
+
+def stage2_estimator(params: dict) -> ULMFiTLanguageModel | None:
+    """The unfitted estimator of stage 2 for a classifier with ``params``, or ``None`` for none."""
+    language_model, pretrained = params["language_model"], params["pretrained"]
+    if language_model is None:
+        return None
+    if isinstance(language_model, str):  # "auto" (checked with the classifier's parameters)
+        return None if pretrained is None else auto_language_model(params)
+    if pretrained is None:
+        raise ValueError("language_model fine-tunes the pretrained model (stage 2), but pretrained=None: "
+                         "set pretrained, or language_model=None to train from random weights")
+    if language_model.pretrained is not None:
+        raise ValueError("stage 2 starts from the classifier's pretrained model: set pretrained on the "
+                         "classifier and leave language_model's pretrained as None")
+    return clone(language_model)
+
 
 CACHE_SIZE = 4
 _cache: OrderedDict[str, object] = OrderedDict()

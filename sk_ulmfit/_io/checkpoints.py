@@ -121,3 +121,42 @@ class FitCheckpoints:
             return
         for direction in directions:
             self.path(direction).unlink(missing_ok=True)
+
+
+class DirectionProgress:
+    """One direction's checkpoint during a fit: what an interrupted fit saved, and the
+    saver. Every record's keys are named here.
+
+    A record is either an epoch's state (``epoch``: the network, the training loop's
+    ``progress`` and what the estimator needs to rebuild the network: its vocabulary,
+    sizes and the pretrained embedding kept outside training) or a completed direction
+    (``completed``: the trained direction's payload, its history and the random state
+    after it).
+    """
+
+    def __init__(self, checkpoints: FitCheckpoints, direction: str, fit_seed: int):
+        self.checkpoints, self.direction, self.fit_seed = checkpoints, direction, fit_seed
+        self.saved = checkpoints.read(direction)
+
+    @property
+    def completed(self) -> dict | None:
+        """``{"trained", "history", "rng_after"}`` of a direction completed before, or ``None``."""
+        return self.saved if self.saved is not None and self.saved.get("complete") else None
+
+    @property
+    def epoch(self) -> dict | None:
+        """The last epoch's state of a direction interrupted mid-way, or ``None``."""
+        return self.saved if self.saved is not None and not self.saved.get("complete") else None
+
+    def save_epoch(self, model: dict, progress: dict, **rebuild) -> None:
+        """After an epoch: the network's weights, the loop's ``progress`` and ``rebuild``
+        (the classifier's ``itos``, ``sizes`` and ``embedding``)."""
+        record = {"model": model, "progress": progress}
+        if rebuild:
+            record = {"complete": False, **rebuild, **record}
+        self.checkpoints.save(self.direction, self.fit_seed, record)
+
+    def save_completed(self, trained: dict, history: list, rng_after: dict) -> None:
+        """A direction's end: its trained payload, history and the random state after it."""
+        self.checkpoints.save(self.direction, self.fit_seed, {
+            "complete": True, "trained": trained, "history": history, "rng_after": rng_after})

@@ -64,7 +64,7 @@ CLASSIFIER = "sk_ulmfit.classifier"
 VERSION = 1
 INT8_VERSION = 2  # a language model with int8 weights; see the module docstring
 ALL_LAYERS_VERSION = 2  # a classifier that pools every LSTM layer; see the module docstring
-PRECISIONS = ("float32", "float16", "int8")
+STORAGE_PRECISIONS = ("float32", "float16", "int8")  # how weights are stored in a file
 # Copies of the embedding inside fastai's language model (embedding dropout's module and
 # the weight-tied decoder): stored once, restored on reading.
 EMBEDDING = "0.encoder.weight"
@@ -193,8 +193,8 @@ class SavedLanguageModel:
 
 def check_precision(precision: str) -> str:
     """``precision`` if it is a storage precision this package writes, else a clear error."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    if precision not in STORAGE_PRECISIONS:
+        raise ValueError(f"precision must be one of {STORAGE_PRECISIONS}; got {precision!r}")
     return precision
 
 

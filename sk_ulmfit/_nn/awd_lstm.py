@@ -39,6 +39,8 @@ EMBEDDING_NAMES = ("encoder.weight", "encoder_dp.emb.weight")
 ENCODER_PREFIX = "0.module."
 # Which LSTM layers the head pools: fastai's last layer, or every layer side by side.
 POOL_LAYERS = ("last", "all")
+# The parameters that size a network (a pretrained model brings its own)
+SIZE_PARAMS = ("emb_size", "hidden_size", "n_layers")
 
 
 @dataclass(frozen=True)

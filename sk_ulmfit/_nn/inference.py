@@ -129,7 +129,7 @@ def right_padded(sequences: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.T
     return batch, lengths, order
 
 
-PRECISIONS = ("float32", "bfloat16", "int8")
+PREDICT_PRECISIONS = ("float32", "bfloat16", "int8")  # how predictions are computed
 # A prediction batch holds at most this many token slots (texts × longest text): on
 # 2 CPU cores 8192 predicted IMDb reviews 5-15 % faster than 4096 (float32 and int8),
 # and larger batches were no faster.
@@ -138,7 +138,7 @@ BATCH_TOKENS = 8192
 
 def inference_network(network: nn.Module, config: ClassifierConfig, device: torch.device,
                       precision: str = "float32") -> InferenceNetwork:
-    """The inference copy of a trained classifier network in ``precision`` (see ``PRECISIONS``)."""
+    """The inference copy of a trained classifier network in ``precision`` (see ``PREDICT_PRECISIONS``)."""
     fast = InferenceNetwork(network, config)
     if precision == "int8":
         if device.type != "cpu":

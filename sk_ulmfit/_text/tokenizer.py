@@ -110,10 +110,15 @@ class Vocabulary:
     @classmethod
     def build(cls, token_lists: Iterable[Sequence[str]], min_freq: int, max_vocab: int):
         """Count tokens and keep those seen ``min_freq`` times, at most ``max_vocab``."""
-        counts = Counter()
-        for tokens in token_lists:
-            counts.update(tokens)
-        return cls.from_counts(counts, min_freq, max_vocab)
+        return cls.from_counts(count_tokens(token_lists), min_freq, max_vocab)
+
+    @classmethod
+    def for_training(cls, counts: Counter, start: Sequence[str] | None, min_freq: int, max_vocab: int):
+        """A training run's vocabulary: from the corpus' token ``counts`` alone, or, for a run
+        that starts from a pretrained model, that model's ``start`` tokens extended by them."""
+        if start is None:
+            return cls.from_counts(counts, min_freq, max_vocab)
+        return cls(start).extend_counts(counts, min_freq, max_vocab)
 
     @classmethod
     def from_counts(cls, counts: Counter, min_freq: int, max_vocab: int):
@@ -128,10 +133,7 @@ class Vocabulary:
         new tokens (most frequent first) are added while the size stays within
         ``max_vocab``. The size is rounded up to a multiple of 8 as fastai does.
         """
-        counts = Counter()
-        for tokens in token_lists:
-            counts.update(tokens)
-        return self.extend_counts(counts, min_freq, max_vocab)
+        return self.extend_counts(count_tokens(token_lists), min_freq, max_vocab)
 
     def extend_counts(self, counts: Counter, min_freq: int, max_vocab: int):
         """:meth:`extend` from tokens already counted."""
@@ -158,6 +160,20 @@ class Vocabulary:
 
     def __setstate__(self, state):
         self.__init__(state["itos"])
+
+
+def in_reading_order(sequence, direction: str):
+    """``sequence`` (a text's tokens or ids, or a token stream) in the order a ``direction``
+    model reads it: as it is forwards, reversed backwards (ULMFiT's backward model)."""
+    return sequence[::-1] if direction == "backward" else sequence
+
+
+def count_tokens(token_lists: Iterable[Sequence[str]]) -> Counter:
+    """How often each token occurs in ``token_lists``."""
+    counts = Counter()
+    for tokens in token_lists:
+        counts.update(tokens)
+    return counts
 
 
 _SHARED_TOKENIZER = FastaiTokenizer()

@@ -275,10 +275,9 @@ class Corpus:
         if len(set(names)) != len(names):
             raise ValueError(f"corpus files must have distinct names; got {sorted(names)}")
         shards = [cache.shard(path, text_field) for path in paths]
-        if vocab is None and extend is not None:
-            vocab = extend.extend_counts(training_counts(shards, valid_permille), min_freq, max_vocab)
-        elif vocab is None:
-            vocab = Vocabulary.from_counts(training_counts(shards, valid_permille), min_freq, max_vocab)
+        if vocab is None:
+            vocab = Vocabulary.for_training(training_counts(shards, valid_permille),
+                                            None if extend is None else extend.itos, min_freq, max_vocab)
         vocab_key = hashlib.sha1("\n".join(vocab.itos).encode()).hexdigest()[:12]
         ids = [cache.global_ids(shard, vocab, vocab_key) for shard in shards]
         return cls(vocab, shards, ids, valid_permille)

@@ -36,7 +36,7 @@ from .._common.distributed import (
 )
 from .._estimators.language_model import ULMFiTLanguageModel
 from .._io.persistence import (
-    PRECISIONS,
+    STORAGE_PRECISIONS,
     SavedLanguageModel,
     check_precision,
     language_model_payload,
@@ -45,6 +45,7 @@ from .._io.persistence import (
 )
 from .._io.pretrained import DIRECTIONS, metadata_file, resolve
 from .._nn.awd_lstm import (
+    SIZE_PARAMS,
     LanguageModelConfig,
     aligned_weights,
     build_language_model,
@@ -53,7 +54,7 @@ from .._nn.awd_lstm import (
 from .._nn.device import resolve_device, rng_states, set_rng_states
 from .._nn.sampled_softmax import make_sampler
 from .._text.stream import n_windows, stream_windows
-from .._text.tokenizer import FAKE, Vocabulary
+from .._text.tokenizer import FAKE, Vocabulary, in_reading_order
 from .._train.loop import (
     language_model_loss,
     network_loss,
@@ -67,7 +68,6 @@ CHECKPOINT_FORMAT = "sk_ulmfit.pretrain_checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_FILE = "checkpoint.pt"
 # With ``start_from`` the network's size is the starting model's.
-SIZE_FIELDS = ("emb_size", "hidden_size", "n_layers")
 # Pretraining uses the paper's slanted triangular rates: a short linear warm-up (10 % of
 # the steps), then a long linear decay, so a run stopped early is still well trained.
 LR_SCHEDULE = "slanted_triangular"
@@ -299,7 +299,7 @@ def _recipe_and_start(given: dict, checkpoint: dict | None) -> tuple[Recipe, Sav
         sizes = start.config.to_dict()
     else:  # resuming: the size is the run's, and the starting file is no longer needed
         sizes = checkpoint["recipe"]
-    for name in SIZE_FIELDS:
+    for name in SIZE_PARAMS:
         if name in given and given[name] != sizes[name]:
             raise ValueError(f"{name}={given[name]!r}, but start_from={spec!r} has {name} {sizes[name]!r}: "
                              f"leave {name} out (a run that starts from a model keeps its size)")
@@ -395,7 +395,7 @@ class _Run:
     # ----------------------------------------------------------------- loop
     def _epoch_stream(self) -> np.ndarray:
         stream = self.corpus.training_stream(self.recipe.seed, self.epoch)
-        return np.ascontiguousarray(stream[::-1]) if self.recipe.direction == "backward" else stream
+        return np.ascontiguousarray(in_reading_order(stream, self.recipe.direction))
 
     def train(self, *, deadline, every: dict, snapshot_every, save_checkpoint, evaluate_and_export) -> None:
         """Train until the schedule ends, the deadline passes or a stop is asked for
@@ -486,7 +486,7 @@ class _Run:
     def validation_losses(self, max_tokens: int) -> dict[str, dict[str, float]]:
         """Mean cross-entropy per held-back token, per source, of the weights and of their average."""
         saved_hidden = self.model[0].hidden
-        streams = {source: (stream[::-1] if self.recipe.direction == "backward" else stream).astype(np.int64)
+        streams = {source: in_reading_order(stream, self.recipe.direction).astype(np.int64)
                    for source, stream in self.corpus.validation_streams(max_tokens).items()}
         results = {}
         for name, network in (("weights", self.model), ("average", self.average)):
@@ -727,7 +727,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--snapshot-every", type=parse_count, help="tokens between snapshots (e.g. 10M)")
     parser.add_argument("--valid-tokens", type=parse_count, default=100_000)
     parser.add_argument("--text-field", default="text")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float16",
+    parser.add_argument("--precision", choices=STORAGE_PRECISIONS, default="float16",
                         help="how the exported weights are stored (default float16; int8 quarters float32)")
     parser.add_argument("--float32", dest="precision", action="store_const", const="float32",
                         help="the same as --precision float32")
@@ -751,7 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 help=f"default {default}; 'none' for no limit / full softmax")
         else:
             kind = type(default)
-            help_text = f"default {default}" + (" (with --start-from: that model's)" if field.name in SIZE_FIELDS else "")
+            help_text = f"default {default}" + (" (with --start-from: that model's)" if field.name in SIZE_PARAMS else "")
             parser.add_argument(flag, type=parse_count if kind is int else kind, default=argparse.SUPPRESS,
                                 help=help_text)
     return parser
