@@ -52,7 +52,7 @@ LAYERS = (
     ("_estimators",),
     ("pretrain",),
     ("_cli", "__main__"),
-    ("classifier", "language_model", "model", "text"),  # 0.1.0's paths, for its pickles (see _io.legacy)
+    ("classifier", "language_model", "model", "text"),  # 0.1.0's paths, for its pickles (see _estimators.compat)
 )
 
 

@@ -53,14 +53,10 @@ from .._text.tokenizer import Vocabulary, count_tokens, in_reading_order, tokeni
 from .._train.loop import EarlyStopping, run_schedule, text_losses, train_epoch
 from .._train.schedule import batch_and_rate_factor, parse_schedule, scaled
 from .base import FitRun
+from .compat import backfilled_classifier, renamed_params, with_new_params
 from .language_model import ULMFiTLanguageModel
-from .params import check_params, with_new_params
-from .stage2 import (
-    AUTO_LANGUAGE_MODEL,
-    auto_language_model,
-    fine_tuned,
-    stage2_estimator,
-)
+from .params import check_params
+from .stage2 import auto_language_model, fine_tuned, stage2_estimator
 
 # validation_fraction=None with early_stopping=True: MLPClassifier's default fraction
 EARLY_STOPPING_FRACTION = 0.1
@@ -655,11 +651,11 @@ or dict, default="english"
     def load(cls, path: str | Path, *, device="auto") -> "ULMFiTClassifier":
         """A fitted classifier from a file written by :meth:`save`, on ``device``."""
         saved = classifier_from_payload(read_payload(path, "classifier"), path)
-        params = {name: value for name, value in _renamed_params(saved.params).items()
+        params = {name: value for name, value in renamed_params(saved.params, auto_language_model).items()
                   if name in cls._get_param_names()}
         resolved = resolve_device(device)
         directions = [trained_direction(d, resolved) for d in saved.directions]
-        params.setdefault("pool_layers", directions[0].config.pool_layers)  # files from before the parameter
+        params = backfilled_classifier(params, directions, attributes=False)
         classifier = cls(**{**params, "device": device})
         classifier.device_ = resolved
         classifier.classes_ = saved.classes
@@ -685,14 +681,13 @@ or dict, default="english"
         return state
 
     def __setstate__(self, state):
-        state = _renamed_params(state)
+        state = renamed_params(state, auto_language_model)
         if "directions_" in state and state["directions_"] and isinstance(state["directions_"][0], dict):
             device = loadable_device(state["device_"])
             state = {**state, "device_": device,
                      "directions_": [trained_direction(d, device) for d in state["directions_"]]}
-        if state.get("directions_"):  # pickles from before the parameter and the attribute
-            state.setdefault("pool_layers", state["directions_"][0].config.pool_layers)
-            state.setdefault("multilabel_", False)
+        if state.get("directions_"):
+            state = backfilled_classifier(state, state["directions_"], attributes=True)
         super().__setstate__(with_new_params(type(self), state))
 
     def __sklearn_tags__(self):
@@ -707,25 +702,6 @@ or dict, default="english"
 
 # Pickles and reprs name the public path, which internal moves never change.
 ULMFiTClassifier.__module__ = "sk_ulmfit"
-
-
-def _renamed_params(params: dict) -> dict:
-    """``params`` (or a pickled state) with sk_ulmfit 0.1.0's stage-2 parameters in today's
-    terms: ``lm_epochs=0`` was ``language_model=None``, and ``lm_epochs``, ``lm_lr`` the
-    epochs and rate of what is now ``"auto"`` (its default, ``(1, 2e-3)``, is ``"auto"``).
-    Only pickles and files written by 0.1.0 have them."""
-    if "lm_epochs" not in params:
-        return params
-    params = dict(params)
-    epochs, lr = params.pop("lm_epochs"), params.pop("lm_lr", AUTO_LANGUAGE_MODEL["lr"])
-    if epochs == 0:
-        params["language_model"] = None
-    elif (epochs, lr) == (AUTO_LANGUAGE_MODEL["epochs"], AUTO_LANGUAGE_MODEL["lr"]) or (
-            "pretrained" in params and params["pretrained"] is None):
-        params["language_model"] = "auto"  # which, as lm_epochs did, skips stage 2 without a pretrained model
-    else:
-        params["language_model"] = auto_language_model(params, epochs=epochs, lr=lr)
-    return params
 
 
 def _training_part(sequences, targets, weights, train_idx):

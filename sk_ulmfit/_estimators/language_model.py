@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -37,7 +36,8 @@ from .._text.tokenizer import tokenize as fastai_tokens
 from .._train.loop import language_model_loss, run_schedule, train_language_model_epoch
 from .._train.schedule import Stage
 from .base import FitRun, restored_language_model
-from .params import check_params, with_new_params
+from .compat import plain_language_model_state, precision_of_half, with_new_params
+from .params import check_params
 
 # Parameters written into saved files (plain values; not pretrained, device or verbose).
 SAVED_PARAMS = ("bptt", "epochs", "lr", "batch_size", "min_freq", "max_vocab", "weight_decay",
@@ -274,10 +274,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         Path
             ``path``.
         """
-        if half is not None:
-            warnings.warn("save(half=...) is deprecated and will be removed in 0.3; use "
-                          "precision='float16' (or 'float32', 'int8')", FutureWarning, stacklevel=2)
-            precision = "float16" if half else "float32"
+        precision = precision_of_half(half, precision)
         return write_payload(path, language_model_payload(self._saved(), precision))
 
     @classmethod
@@ -343,9 +340,7 @@ class ULMFiTLanguageModel(BaseEstimator):
     def __setstate__(self, state):
         state = with_new_params(type(self), state)
         if isinstance(state.get("model_"), dict):
-            config, vocab = state["config_"], state["vocab_"]
-            if not isinstance(config, dict):  # sk_ulmfit 0.1.0 pickled the dataclass and the Vocabulary
-                config, vocab = vars(config), vocab.itos
+            config, vocab = plain_language_model_state(state["config_"], state["vocab_"])
             config = LanguageModelConfig(**config)
             device = loadable_device(state["device_"])
             model, vocab = restored_language_model(config, state["model_"], vocab, device)

@@ -2,13 +2,11 @@
 
 Numbers: ``name -> (type, lowest, highest, which bounds are allowed)``; choices come
 from the modules that own them. A parameter means the same in both estimators, so it is
-checked the same way in both. Pickles written before a parameter existed get its default
-here too (:func:`with_new_params`).
+checked the same way in both.
 """
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import os
 
@@ -76,12 +74,3 @@ def check_params(estimator, only: tuple[str, ...] | None = None, auto: tuple[str
         raise TypeError(f"checkpoint_dir must be None or a folder path (str or pathlib.Path); got {folder!r}")
     if "random_state" in params:
         check_random_state(params["random_state"])
-
-
-def with_new_params(estimator_class: type, state: dict) -> dict:
-    """``state``, a pickled ``estimator_class``'s, with each parameter added since it was
-    written at its default: a new parameter's default does what the model did before it
-    existed, so the model predicts and refits as it did."""
-    signature = inspect.signature(estimator_class.__init__)
-    defaults = {name: param.default for name, param in signature.parameters.items() if name != "self"}
-    return {**defaults, **state}

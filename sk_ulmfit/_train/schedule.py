@@ -22,7 +22,6 @@ from fastai.callback.schedule import SchedLin, combine_scheds, combined_cos
 # classifier.BATCH_SIZE): chosen on development splits of the training data only
 # (benchmarks/schedule_search.py, RESULTS.md), it beat ("all", 4, 2e-3) at batch 64 by
 # 6.4 / 3.9 / 4.4 points on TREC-6 1,000 / IMDb 500 / TREC-6 4,452 labels.
-PAPER_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 2, 1e-3))
 ULMFIT_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 8, 5e-3))
 # Eight epochs of a few labelled texts are few optimiser steps (100 texts: 56), which
 # under-trains them; "ulmfit" lengthens its last stage to at least the steps that eight
