@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -370,6 +371,7 @@ or dict, default="english"
         tokens = tokenize(texts + extra, n_jobs=self.n_jobs, memory=self.memory,
                           show_progress=self.verbose > 0)[: len(texts)]
 
+        data = _TrainingSet(texts, tokens, classes, targets, weights, train_idx, valid_idx, stages, batch_size)
         directions, history = [], []
         for index, direction in enumerate(DIRECTION_SETS[self.direction]):
             start = None if starts is None else starts[index]
@@ -382,9 +384,8 @@ or dict, default="english"
                 rng.bit_generator.state = completed["rng_after"]
             else:
                 runs_after = len(DIRECTION_SETS[self.direction]) - index - 1  # for verbose's time estimate
-                trained, records = self._fit_direction(direction, start, stage2, texts, tokens, classes, targets,
-                                                       weights, stages, batch_size, train_idx, valid_idx, device,
-                                                       rng, progress, runs_after)
+                trained, records = self._fit_direction(direction, start, stage2, data, device, rng, progress,
+                                                       runs_after)
                 if progress is not None:
                     progress.save_completed(direction_payload(trained), records, rng.bit_generator.state)
             directions.append(trained)
@@ -401,10 +402,13 @@ or dict, default="english"
         self._inference_networks = {}
         return self
 
-    def _fit_direction(self, direction, start: Start | None, stage2, texts, tokens, classes, targets, weights,
-                       stages, batch_size, train_idx, valid_idx, device, rng,
+    def _fit_direction(self, direction: str, start: Start | None, stage2: ULMFiTLanguageModel | None,
+                       data: _TrainingSet, device: torch.device, rng: np.random.Generator,
                        progress: DirectionProgress | None = None, runs_after: int = 0):
-        tokens = [in_reading_order(t, direction) for t in tokens]
+        """One reading direction's network: stage 2 (or the checkpoint's network), then the
+        schedule; returns the trained direction and its history records."""
+        texts, classes = data.texts, data.classes
+        tokens = [in_reading_order(t, direction) for t in data.tokens]
         seed = int(rng.integers(2**31 - 1))
         resume = None if progress is None else progress.epoch
         head_start = None if start is None or resume is not None else start.head
@@ -455,9 +459,8 @@ or dict, default="english"
             if head_start is not None:
                 transfer_head(model, head_start, classes)
             model.to(device)
-            history = self._run_schedule(model, model_config, device, stages, batch_size, sequences, targets,
-                                         weights, train_idx, valid_idx, rng,
-                                         None if resume is None else resume["progress"], save_progress, runs_after=runs_after)
+            history = self._run_schedule(model, model_config, device, data, sequences, rng,
+                                         None if resume is None else resume["progress"], save_progress, runs_after)
         if encoder_weights is not None:
             model = widen_vocabulary(model, config, rows, embedding).to(device)
         return TrainedDirection(direction, vocab, config, model.eval()), history
@@ -514,9 +517,13 @@ or dict, default="english"
                 f"texts into train and validation sets ({error}); use a larger fraction or None"
             ) from error
 
-    def _run_schedule(self, model, config, device, stages, batch_size, sequences, targets, weights, train_idx,
-                      valid_idx, rng, resume=None, save_progress=None, runs_after=0):
-        train_sequences, train_targets, train_weights = _training_part(sequences, targets, weights, train_idx)
+    def _run_schedule(self, model: torch.nn.Module, config: ClassifierConfig, device: torch.device,
+                      data: _TrainingSet, sequences: list[np.ndarray], rng: np.random.Generator,
+                      resume: dict | None = None, save_progress=None, runs_after: int = 0) -> list[dict]:
+        """Train ``model`` on ``data``'s training part (``sequences``: its texts as ids) through
+        the schedule; the history records. The one step ``lr_find`` replaces."""
+        targets, weights, valid_idx = data.targets, data.weights, data.valid_idx
+        train_sequences, train_targets, train_weights = _training_part(sequences, targets, weights, data.train_idx)
         train_lengths = [len(s) for s in train_sequences]
 
         def train_on(batches, optimizer, rates, scaler):
@@ -527,8 +534,8 @@ or dict, default="english"
             return self._validation_scores(model, config, device, sequences, targets, weights, valid_idx)
 
         return run_schedule(
-            layer_groups(model), stages,
-            make_epoch=lambda: training_batches(train_lengths, batch_size, rng),
+            layer_groups(model), data.stages,
+            make_epoch=lambda: training_batches(train_lengths, data.batch_size, rng),
             train_on=train_on, evaluate=evaluate if len(valid_idx) else None,
             lr_schedule=self.lr_schedule, lr_decay=self.lr_decay,
             weight_decay=self.weight_decay, device=device, verbose=self.verbose,
@@ -702,6 +709,23 @@ or dict, default="english"
 
 # Pickles and reprs name the public path, which internal moves never change.
 ULMFiTClassifier.__module__ = "sk_ulmfit"
+
+
+@dataclass
+class _TrainingSet:
+    """What every reading direction of one fit trains on: the texts and their (forward)
+    tokens, classes and targets, weights (or ``None``), the training and validation
+    positions, the schedule's stages and the batch size."""
+
+    texts: list[str]
+    tokens: list[list[str]]
+    classes: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray | None
+    train_idx: np.ndarray
+    valid_idx: np.ndarray
+    stages: list
+    batch_size: int
 
 
 def _training_part(sequences, targets, weights, train_idx):

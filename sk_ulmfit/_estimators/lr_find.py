@@ -15,7 +15,11 @@ from sklearn.base import clone
 from .._nn.awd_lstm import layer_groups, set_trainable
 from .._text.batching import training_batches
 from .._train.loop import train_epoch
-from .._train.schedule import batch_and_rate_factor, make_optimizer
+from .._train.schedule import (
+    batch_and_rate_factor,
+    make_gradient_scaler,
+    make_optimizer,
+)
 from .classifier import ULMFiTClassifier, _training_part
 
 # fastai's suggestion functions, by the names fastai's ``lr_find(suggest_funcs=...)`` uses
@@ -129,16 +133,17 @@ class _RangeTest(ULMFiTClassifier):
     range_test: dict
     range_curve: list
 
-    def _run_schedule(self, model, config, device, stages, batch_size, sequences, targets, weights, train_idx,
-                      valid_idx, rng, resume=None, save_progress=None, **unused):
+    def _run_schedule(self, model, config, device, data, sequences, rng, resume=None, save_progress=None,
+                      runs_after=0):
+        stages, batch_size, train_idx = data.stages, data.batch_size, data.train_idx
         stage = self.range_test["stage"]
         if not 1 <= stage <= len(stages):
             raise ValueError(f"stage must be between 1 and {len(stages)} (the schedule's stages); got {stage}")
         groups = layer_groups(model)
         set_trainable(groups, stages[stage - 1].n_trainable)
         optimizer = make_optimizer(groups, self.lr_schedule, self.weight_decay)
-        scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
-        train, train_targets, train_weights = _training_part(sequences, targets, weights, train_idx)
+        scaler = make_gradient_scaler(device)
+        train, train_targets, train_weights = _training_part(sequences, data.targets, data.weights, train_idx)
         _, rate_factor = batch_and_rate_factor(self.batch_size, len(train_idx))  # as fit scales the schedule
         batches, smoothed, lowest, self.range_curve = [], 0.0, math.inf, []
         for step, lr in enumerate(self.range_test["lrs"]):

@@ -20,7 +20,13 @@ from .._nn.sampled_softmax import SampledSoftmax
 from .._text.batching import collate
 from .._text.stream import stream_windows
 from .._text.tokenizer import PAD_ID
-from .schedule import Stage, StageRates, group_rates, make_optimizer
+from .schedule import (
+    Stage,
+    StageRates,
+    group_rates,
+    make_gradient_scaler,
+    make_optimizer,
+)
 
 # fastai's RNNRegularizer for text learners: activation regularisation (AR) on the
 # encoder outputs and temporal activation regularisation (TAR) on their differences.
@@ -233,7 +239,7 @@ def run_schedule(
     whole schedule (the classifier's other reading direction).
     """
     optimizer = make_optimizer(groups, lr_schedule, weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    scaler = make_gradient_scaler(device)
     history, first_stage, epochs_done, best = [], 0, 0, None
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])

@@ -157,6 +157,11 @@ def make_optimizer(groups, lr_schedule: str, weight_decay: float) -> torch.optim
         return torch.optim.AdamW([{"params": group} for group in groups], **settings)
 
 
+def make_gradient_scaler(device: torch.device) -> torch.amp.GradScaler:
+    """The loss scaler of mixed precision: active on a GPU, a no-op on the CPU."""
+    return torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+
+
 class StageRates:
     """Per-step learning rates (and momentum) for one stage, one curve per layer group.
 

@@ -61,7 +61,7 @@ from .._train.loop import (
     sampled_language_model_loss,
     train_step,
 )
-from .._train.schedule import StageRates, make_optimizer
+from .._train.schedule import StageRates, make_gradient_scaler, make_optimizer
 from ._corpus import Corpus, TokenCache
 
 CHECKPOINT_FORMAT = "sk_ulmfit.pretrain_checkpoint"
@@ -336,7 +336,7 @@ class _Run:
         self.average.requires_grad_(False)
         self.update_average = get_ema_multi_avg_fn(recipe.ema_decay)
         self.optimizer = make_optimizer([list(self.model.parameters())], LR_SCHEDULE, recipe.weight_decay)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+        self.scaler = make_gradient_scaler(device)
         self.tokens_per_epoch = sum(int(v["tokens"]) for v in corpus.describe().values())
         self.steps_per_epoch = n_windows(self.tokens_per_epoch, recipe.batch_size, recipe.bptt)
         if self.steps_per_epoch < 1:
