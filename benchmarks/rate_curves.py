@@ -1,7 +1,14 @@
 """torch's OneCycleLR against fastai's fit_one_cycle curve (what StageRates uses), step by step."""
 import numpy as np
 import torch
-from sk_ulmfit._train.schedule import StageRates, ONE_CYCLE_PCT, ONE_CYCLE_DIV, ONE_CYCLE_DIV_FINAL, ONE_CYCLE_MOMS
+
+from sk_ulmfit._train.schedule import (
+    ONE_CYCLE_DIV,
+    ONE_CYCLE_DIV_FINAL,
+    ONE_CYCLE_MOMS,
+    ONE_CYCLE_PCT,
+    StageRates,
+)
 
 for total in (7, 64, 500):
     p = torch.nn.Parameter(torch.zeros(1))

@@ -34,7 +34,7 @@ from distributed import Client, LocalCluster
 from sklearn.model_selection import GridSearchCV
 
 from sk_ulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-from sk_ulmfit._estimators.language_model import tokenize
+from sk_ulmfit._estimators.language_model import tokens_in_reading_order
 from sk_ulmfit.datasets import fetch_imdb, fetch_trec, get_data_home
 
 GRID = {"lr_decay": [2.0, 2.6], "schedule": [((1, 1, 2e-2), ("all", 1, 1e-2)), ((1, 1, 2e-2), (2, 1, 1e-2))]}
@@ -93,7 +93,7 @@ def lm_fit(texts_file: Path) -> None:
     texts = json.loads(texts_file.read_text())
     model = ULMFiTLanguageModel(pretrained="english", epochs=1, batch_size=32, random_state=0).fit(texts)
     record = model.history_[-1]
-    tokens = sum(len(t) for t in tokenize(texts, "forward"))  # the epoch's stream: every token once
+    tokens = sum(len(t) for t in tokens_in_reading_order(texts, "forward"))  # the epoch's stream: every token once
     if os.environ.get("RANK", "0") == "0":
         print(json.dumps({"seconds": record["seconds"], "train_loss": record["train_loss"], "tokens": tokens}))
 

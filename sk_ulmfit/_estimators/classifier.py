@@ -20,6 +20,7 @@ from .._common.distributed import part, total
 from .._common.validation import check_indicator, check_labels, check_texts, warn_unused
 from .._io.checkpoints import DirectionProgress
 from .._io.persistence import (
+    PayloadSource,
     classifier_from_payload,
     classifier_payload,
     direction_payload,
@@ -68,7 +69,7 @@ DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": DI
 # lr_schedule and verbose follow the classifier's.
 
 
-class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
+class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator, PayloadSource):
     """Text classifier with an AWD-LSTM encoder, trained the ULMFiT way.
 
     Texts are tokenised with fastai's rules, read by an AWD-LSTM encoder in
@@ -82,8 +83,8 @@ class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 or dict, default="english"
         Where the model starts. ``"english"`` is the AWD-LSTM language model shipped with
         the package, pretrained forwards and backwards on Wikipedia, Wikinews and
-        Gutenberg books (``docs/pretraining.md``); ``"wikitext-2"`` is the smaller one
-        shipped before it (``sk_ulmfit.available_models()``); also accepted: ``None``
+        Gutenberg books (``docs/pretraining.md``); ``"wikitext-2"`` is a smaller one
+        pretrained on WikiText-2 only (``sk_ulmfit.available_models()``); also accepted: ``None``
         (random initialisation), a file saved by ``ULMFiTLanguageModel.save``, a fitted
         ``ULMFiTLanguageModel``, fastai WT103-style files (``(weights.pth, itos.pkl)`` or
         a folder holding them), ``"wt103"`` (fastai's download, online only), or a fitted
@@ -100,9 +101,8 @@ or dict, default="english"
     direction : {"both", "forward", "backward"}, default="both"
         Train one classifier reading texts forwards and one reading them backwards and
         average their probabilities (the paper's bidirectional ensemble), or read one
-        way only. ``"both"`` takes twice the time to fit and predict; chosen on
-        development splits of training data only, it scored 1.7 to 3.2 points above
-        ``"forward"`` on TREC-6 and IMDb subsets (``benchmarks/RESULTS.md``).
+        way only. ``"both"`` takes twice the time to fit and predict, and scores higher
+        than one direction on development splits (``benchmarks/RESULTS.md``).
     language_model : "auto", ULMFiTLanguageModel or None, default="auto"
         ULMFiT's stage 2: how the pretrained language model is fine-tuned on the training
         texts before the classifier is trained. An unfitted ``ULMFiTLanguageModel`` gives
@@ -121,14 +121,12 @@ or dict, default="english"
         trained, counted from the top (1 = head only, 2 = head and last LSTM, ...,
         ``"all"``); ``lr`` is the top group's peak learning rate. ``"ulmfit"`` is the
         paper's gradual unfreezing with a longer, faster last stage,
-        ``((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 8, 5e-3))``: the paper
-        trains all layers 2 epochs at 1e-3 on 64-text batches of far larger datasets;
-        this stage, chosen on development splits of training data only, scored 3.9-6.4
-        points higher than ``("all", 4, 2e-3)`` at batch 64 (``benchmarks/RESULTS.md``).
-        When an epoch is fewer than 32 optimiser steps (fewer than 500 texts at
-        ``batch_size=16``), that last stage runs at least 256 steps (8 epochs of 500
-        texts; 100 texts: 37 epochs), which scored 3.1 points higher on TREC-6 and 2.4
-        on IMDb with 100 labels. A schedule given as stages runs as given; its rates are
+        ``((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 8, 5e-3))`` (the paper
+        trains all layers 2 epochs at 1e-3 on 64-text batches of far larger datasets; the
+        longer, faster last stage was chosen on development splits of training data,
+        ``benchmarks/RESULTS.md``). When an epoch is fewer than 32 optimiser steps (fewer
+        than 500 texts at ``batch_size=16``), that last stage runs at least 256 steps (8
+        epochs of 500 texts; 100 texts: 37 epochs). A schedule given as stages runs as given; its rates are
         for batches of 16 texts, which ``batch_size="auto"`` scales on large sets.
         ``history_`` records the epochs and rates run.
     lr_schedule : {"one_cycle", "slanted_triangular"}, default="one_cycle"
@@ -161,11 +159,9 @@ or dict, default="english"
     batch_size : int or "auto", default="auto"
         Texts per batch when training the classifier (stage 3). ``"auto"``: 16 texts a
         batch for up to 2,048 training texts (small batches give a small labelled set
-        enough optimiser steps: 16 scored 2.4-3.1 points above fastai's 64 on development
-        splits of 500-1,000 texts); on more, batches that keep an epoch near 128 steps, up
-        to 64 texts, with every stage's rate multiplied by ``sqrt(batch_size / 16)``. On
-        development splits of 4,452 TREC-6 questions and 7,000 AG News articles that fitted
-        1.4x and 1.3x faster than batches of 16 at the same accuracy
+        enough optimiser steps); on more, batches that keep an epoch near 128 steps, up
+        to 64 texts, with every stage's rate multiplied by ``sqrt(batch_size / 16)``,
+        which fits large sets faster at the accuracy of batches of 16
         (``benchmarks/RESULTS.md``, "Fit time"). An integer is used as given, with the
         schedule's rates unchanged. ``history_`` records the size and the rates used.
         Stage 2 always uses 64 rows of ``bptt`` tokens.

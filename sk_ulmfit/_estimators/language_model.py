@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._common.validation import check_texts, warn_unused
 from .._io.persistence import (
+    PayloadSource,
     SavedLanguageModel,
     language_model_payload,
     loadable_device,
@@ -31,8 +32,7 @@ from .._nn.awd_lstm import (
 from .._nn.device import resolve_device, seeded
 from .._nn.sampled_softmax import make_sampler
 from .._text.stream import n_windows, token_stream
-from .._text.tokenizer import Vocabulary, count_tokens, in_reading_order
-from .._text.tokenizer import tokenize as fastai_tokens
+from .._text.tokenizer import Vocabulary, count_tokens, in_reading_order, tokenize
 from .._train.loop import language_model_loss, run_schedule, train_language_model_epoch
 from .._train.schedule import Stage
 from .base import FitRun, restored_language_model
@@ -44,7 +44,7 @@ SAVED_PARAMS = ("bptt", "epochs", "lr", "batch_size", "min_freq", "max_vocab", "
                 "lr_schedule", "n_sampled")
 
 
-class ULMFiTLanguageModel(BaseEstimator):
+class ULMFiTLanguageModel(BaseEstimator, PayloadSource):
     """AWD-LSTM language model (Merity et al., 2017) trained as ULMFiT's stages 1 and 2.
 
     ``fit(texts)`` trains from scratch, or fine-tunes a pretrained model on the texts:
@@ -182,7 +182,7 @@ class ULMFiTLanguageModel(BaseEstimator):
         saved = None if progress is None else progress.epoch
         rng = run.rng
 
-        tokens = tokenize(texts, self.direction, self.n_jobs, show_progress=self.verbose > 0)
+        tokens = tokens_in_reading_order(texts, self.direction, self.n_jobs, show_progress=self.verbose > 0)
         vocab = Vocabulary.for_training(count_tokens(tokens), None if start is None else start.itos,
                                         self.min_freq, self.max_vocab)
         if start is None:
@@ -246,7 +246,7 @@ class ULMFiTLanguageModel(BaseEstimator):
 
     def _loss(self, X) -> float:
         check_is_fitted(self)
-        tokens = tokenize(check_texts(X), self.direction, self.n_jobs)
+        tokens = tokens_in_reading_order(check_texts(X), self.direction, self.n_jobs)
         stream = token_stream([self.vocab_.numericalize(t) for t in tokens])
         return language_model_loss(self.model_, stream, self.batch_size, self.bptt, self.device_)
 
@@ -363,8 +363,8 @@ class _EpochStream:
         return self.steps
 
 
-def tokenize(texts: list[str], direction: str, n_jobs: int | None = None,
+def tokens_in_reading_order(texts: list[str], direction: str, n_jobs: int | None = None,
              show_progress: bool = False) -> list[list[str]]:
     """fastai tokens of each text, reversed for a backward model."""
-    tokens = fastai_tokens(texts, n_jobs=n_jobs, show_progress=show_progress)
+    tokens = tokenize(texts, n_jobs=n_jobs, show_progress=show_progress)
     return [in_reading_order(t, direction) for t in tokens]

@@ -20,7 +20,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .._common.distributed import is_writer
-from .persistence import read_payload, write_payload
+from .persistence import PayloadSource, read_payload, write_payload
 
 FORMAT = "sk_ulmfit.fit_checkpoint"
 VERSION = 1
@@ -48,6 +48,8 @@ def _stable(value):
         check_is_fitted(value)
     except NotFittedError:
         return type(value).__name__, {k: _stable(v) for k, v in sorted(value.get_params(deep=False).items())}
+    if not isinstance(value, PayloadSource):
+        raise TypeError(f"a fitted {type(value).__name__} has no saved form to fingerprint a fit by")
     return type(value).__name__, _arrays(value._payload())
 
 

@@ -38,6 +38,7 @@ strings only.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import pickle
 import warnings
@@ -77,6 +78,16 @@ CHECKSUM = "sha256"
 
 
 # ------------------------------------------------------------------------ files
+class PayloadSource(abc.ABC):
+    """A fitted estimator that hands over what its ``save`` writes: how a fitted model given
+    as ``pretrained=`` is read, and how checkpoints fingerprint one, without this layer
+    importing the estimators (which derive from it)."""
+
+    @abc.abstractmethod
+    def _payload(self) -> dict:
+        """The dict ``save`` writes (raises ``NotFittedError`` before ``fit``)."""
+
+
 def write_payload(path, payload: dict) -> Path:
     """``torch.save`` the payload to ``path`` atomically (never a half-written model), with
     a checksum of its content that :func:`read_payload` verifies. Under ``torchrun`` only

@@ -18,6 +18,7 @@ from sklearn.frozen import FrozenEstimator
 
 from .persistence import (
     CLASSIFIER,
+    PayloadSource,
     SavedLanguageModel,
     classifier_from_payload,
     language_model_from_payload,
@@ -74,7 +75,7 @@ def resolve(spec, directions: Sequence[str]) -> list[Start] | None:
         return None
     if isinstance(spec, Mapping):
         return [_per_direction(spec, direction) for direction in directions]
-    if hasattr(spec, "_payload"):  # a fitted sk_ulmfit estimator hands over what save() writes
+    if isinstance(spec, PayloadSource):  # an sk_ulmfit estimator hands over what save() writes
         try:
             payload = spec._payload()
         except NotFittedError:

@@ -17,15 +17,13 @@ import torch
 from fastai.callback.schedule import SchedLin, combine_scheds, combined_cos
 
 # Howard & Ruder (2018): head, then one more layer group per epoch, then everything. The
-# paper (and fastai's course) then trains all layers 2 epochs at 1e-3 from a WT103 encoder.
-# Here the last stage is longer and faster, 8 epochs at 5e-3 (with batches of 16, see
-# classifier.BATCH_SIZE): chosen on development splits of the training data only
-# (benchmarks/schedule_search.py, RESULTS.md), it beat ("all", 4, 2e-3) at batch 64 by
-# 6.4 / 3.9 / 4.4 points on TREC-6 1,000 / IMDb 500 / TREC-6 4,452 labels.
+# paper (and fastai's course) then trains all layers 2 epochs at 1e-3 from a WT103 encoder;
+# "ulmfit"'s last stage is longer and faster, 8 epochs at 5e-3 for batches of 16 texts,
+# chosen on development splits of training data (benchmarks/schedule_search.py).
 ULMFIT_SCHEDULE = ((1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 8, 5e-3))
 # Eight epochs of a few labelled texts are few optimiser steps (100 texts: 56), which
 # under-trains them; "ulmfit" lengthens its last stage to at least the steps that eight
-# epochs of 500 texts take in batches of 16 (benchmarks/RESULTS.md, the section on few labels).
+# epochs of 500 texts take in batches of 16.
 ULMFIT_MIN_LAST_STEPS = 256
 
 # The classifier's batch_size="auto": 16 texts a batch (the size its rates were chosen for,
@@ -33,8 +31,7 @@ ULMFIT_MIN_LAST_STEPS = 256
 # for up to AUTO_BATCH_STEPS * 16 texts; on more, batches grow in steps of 8 texts to keep an
 # epoch near AUTO_BATCH_STEPS optimiser steps, up to 64 (fastai's and the paper's batch), and
 # every stage's rate grows by sqrt(batch / 16), the square-root rule for Adam (Hoffer et al.,
-# 2017; Malladi et al., 2022). On a CPU a step of 64 texts costs little more than one of 16;
-# at unscaled rates the larger batches scored lower (benchmarks/RESULTS.md, "Fit time").
+# 2017; Malladi et al., 2022). On a CPU a step of 64 texts costs little more than one of 16.
 AUTO_BATCH_MIN, AUTO_BATCH_MAX, AUTO_BATCH_STEPS = 16, 64, 128
 
 
