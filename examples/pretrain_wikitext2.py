@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from sk_ulmfit._estimators.language_model import ULMFiTLanguageModel
+from sk_ulmfit import ULMFiTLanguageModel
 from sk_ulmfit.datasets import fetch_wikitext2, wikitext_articles
 
 

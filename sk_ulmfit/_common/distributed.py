@@ -1,8 +1,8 @@
 """Data-parallel training across processes: ``torchrun`` and ``DistributedDataParallel``.
 
-A script run as ``torchrun --nproc_per_node=N script.py`` joins torch's process group at
-its first fit (``nccl`` between GPUs, ``gloo`` on CPUs; or the group the script set up
-itself with ``torch.distributed.init_process_group``). Every process then plans the same
+A script run as ``torchrun --nproc_per_node=N script.py`` joins torch's process group when
+a fit or a pretraining run begins (:func:`join_world`: ``nccl`` between GPUs, ``gloo`` on
+CPUs; or the group the script set up itself with ``torch.distributed.init_process_group``). Every process then plans the same
 global batches from the same seed and trains on its own rows of each (:func:`shard`);
 DDP averages the gradients, so every process takes the same optimiser step and ends
 with the same weights. The head's BatchNorm normalises with the statistics of the global batch, not of
@@ -38,16 +38,19 @@ def local_gpu() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def world() -> tuple[int, int]:
-    """``(rank, world_size)``: joins ``torchrun``'s process group the first time it is
-    asked for; ``(0, 1)`` for a process on its own."""
-    if not dist.is_available():
-        return 0, 1
-    if not dist.is_initialized() and launched_by_torchrun():
+def join_world() -> None:
+    """Join ``torchrun``'s process group if this process is one of several it started and
+    has not joined yet (a fit and a pretraining run call this as they begin)."""
+    if dist.is_available() and not dist.is_initialized() and launched_by_torchrun():
         if torch.cuda.is_available():
             torch.cuda.set_device(local_gpu())
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    if not dist.is_initialized():
+
+
+def world() -> tuple[int, int]:
+    """``(rank, world_size)`` of the joined process group; ``(0, 1)`` for a process on
+    its own (or one that has not joined yet)."""
+    if not dist.is_available() or not dist.is_initialized():
         return 0, 1
     return dist.get_rank(), dist.get_world_size()
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from .._common.distributed import join_world
 from .._io.checkpoints import DirectionProgress, FitCheckpoints, fit_fingerprint
 from .._nn.awd_lstm import LanguageModelConfig, build_language_model
 from .._text.tokenizer import Vocabulary
@@ -28,6 +29,7 @@ class FitRun:
     def begin(cls, estimator, *data) -> "FitRun":
         """The run of ``estimator.fit`` on ``data`` (what, with the training parameters,
         identifies its progress files)."""
+        join_world()  # under torchrun: every process of the fit joins the process group
         seed = check_random_state(estimator.random_state).randint(2**31 - 1)
         checkpoints = None
         if estimator.checkpoint_dir is not None:

@@ -29,6 +29,7 @@ from .._common.distributed import (
     any_process,
     data_parallel,
     is_writer,
+    join_world,
     shard,
     wait_for_all,
     world,
@@ -233,6 +234,7 @@ def pretrain_language_model(
         The exported model.
     """
     check_precision(precision)
+    join_world()
     started = time.monotonic()
     log = _print_flushed if verbose and is_writer() else (lambda line: None)  # under torchrun: rank 0
     checkpoint_dir = Path(checkpoint_dir)
