@@ -42,6 +42,7 @@ from .._io.persistence import (
     check_precision,
     language_model_payload,
     read_language_model,
+    read_payload,
     write_payload,
 )
 from .._io.pretrained import DIRECTIONS, metadata_file, resolve
@@ -617,17 +618,17 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _write_checkpoint(path: Path, state: dict) -> None:
-    with atomic_target(path) as partial:  # the previous checkpoint stays until the new one is complete
-        torch.save(state, partial)
+    """The run's state, atomically (the previous checkpoint stays until the new one is
+    complete) and with its checksum: the estimators' file format."""
+    write_payload(path, state)
 
 
 def _read_checkpoint(path: Path) -> dict:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for a damaged file
-        raise ValueError(f"{path} is not a readable pretraining checkpoint ({error.__class__.__name__}: "
-                         f"{str(error)[:200]}); remove it to start again") from error
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        state = read_payload(path, kind="pretraining checkpoint")
+    except ValueError as error:
+        raise ValueError(f"{error}; or remove it to start the run again") from error
+    if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an sk_ulmfit pretraining checkpoint")
     if state.get("version") != CHECKPOINT_VERSION:
         raise ValueError(f"{path} has checkpoint version {state.get('version')}; this sk_ulmfit reads "
