@@ -2,6 +2,6 @@
 
 import sys
 
-from ._cli.commands import main
+from ._cli.parser import main
 
 sys.exit(main())

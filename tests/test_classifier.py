@@ -171,8 +171,9 @@ def test_verbose_prints_a_line_per_epoch(trec, capsys):
     ULMFiTClassifier(random_state=0, **TINY).fit(X_train[:100], y_train[:100])
     assert capsys.readouterr().out == ""
     ULMFiTClassifier(random_state=0, verbose=1, **TINY).fit(X_train[:100], y_train[:100])
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("stage")]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training the classifier")]
     assert len(lines) == 3 and "train_loss=" in lines[0]
+    assert lines[0].startswith("training the classifier (forward): stage 1/2 epoch 1/1")
     assert all(line.endswith(" left") for line in lines) and lines[-1].endswith("; about 0 s left")
 
 
@@ -189,8 +190,10 @@ def test_verbose_counts_the_other_direction_in_the_time_left(trec, capsys, monke
     monkeypatch.setattr(_training, "_Clock", recording_clock)
     X_train, y_train, _, _ = trec
     ULMFiTClassifier(random_state=0, verbose=1, **{**TINY, "direction": "both"}).fit(X_train[:100], y_train[:100])
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("stage")]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training the classifier")]
     assert len(lines) == 6 and all(line.endswith(" left") for line in lines)
+    assert [line.split(":")[0] for line in lines] == ["training the classifier (forward)"] * 3 + \
+        ["training the classifier (backward)"] * 3
     assert runs_after[-2:] == [1, 0]  # forward, then backward (stage 2's language models: 0 each)
 
 

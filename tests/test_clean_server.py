@@ -21,11 +21,11 @@ import sk_ulmfit._cli.clean_server as clean_server
 import sk_ulmfit._cli.tables as tables
 from sk_ulmfit._cli.clean_server import (
     CleanSession,
-    add_clean_parser,
     make_server,
     run_clean,
 )
-from sk_ulmfit._cli.commands import CommandError, read_table
+from sk_ulmfit._cli.parser import add_clean_parser
+from sk_ulmfit._cli.tables import CommandError, read_table
 from sk_ulmfit.cleaning import DatasetCleaner
 
 CLASSES = np.array(["politics", "sport", "tech"])
@@ -345,6 +345,6 @@ def test_the_parser_documents_every_argument():
     args = parse(["model.skulm", "data.csv", "--output", "cleaned.csv"])
     assert (args.text_column, args.label_column, args.port, args.no_browser, args.scores, args.force) == \
         ("text", "label", 0, False, "out-of-fold", False)
-    assert args.run is run_clean
+    assert args.command == "clean"
     with pytest.raises(SystemExit):
         parse(["model.skulm", "data.csv", "--output", "c.csv", "--port", "70000"])

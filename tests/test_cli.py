@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sk_ulmfit import ULMFiTClassifier
-from sk_ulmfit._cli.commands import main
+from sk_ulmfit._cli.parser import main
 
 from .conftest import REPO_ROOT
 
@@ -34,8 +34,8 @@ def test_fit_predict_evaluate_inspect(tables, trec, capsys):
     assert clf.hidden_size == 32 and list(clf.classes_) == sorted(set(trec[1]))
 
     assert main(["predict", str(model), str(tables / "new.jsonl.gz"), "--text-column", "question",
-                 "--output", str(tables / "predicted.csv"), "--proba"]) == 0
-    predicted = pd.read_csv(tables / "predicted.csv")
+                 "--output", str(tables / "new folder" / "predicted.csv"), "--proba"]) == 0
+    predicted = pd.read_csv(tables / "new folder" / "predicted.csv")  # the folder was made
     assert list(predicted["predicted"]) == list(clf.predict(trec[2]))
     assert {f"proba_{label}" for label in clf.classes_} <= set(predicted.columns)
 
@@ -70,6 +70,20 @@ def test_clear_errors_and_nothing_overwritten(tables, capsys):
         (["predict", str(tables / "train.csv"), str(tables / "train.xlsx"), "--output", str(tables / "p.csv")],
          "not a readable"),
     ]
+    (tables / "latin.csv").write_bytes("question,kind\nQu'est-ce qu'un caf\u00e9 ?,DESC\n".encode("latin-1"))
+    cases.append((["fit", str(tables / "latin.csv"), "--output", str(tables / "m.skulm")],
+                  "is not utf-8 text (byte 0xe9"))
+    cases.append((["fit", str(tables / "latin.csv"), "--encoding", "klingon", "--output", str(tables / "m.skulm")],
+                  "not an encoding Python knows"))
+    (tables / "blank.csv").write_text("text,label\nWhat is a cat ?,DESC\nWho is he ?,\nWhere ?,  \n")
+    cases.append((["fit", str(tables / "blank.csv"), "--output", str(tables / "m.skulm")],
+                  "column 'label' has no label in 2 rows (lines 3, 4"))
+    cases.append((["predict", str(model), str(tables / "new.jsonl.gz"), "--output", str(tables / "p.xlsx")],
+                  "cannot write a .xlsx file; use .csv, .tsv, .jsonl, .json, .parquet"))
+    cases.append((["inspect", str(model), str(tables / "test.tsv"), "--output", str(tables / "w.txt")],
+                  "cannot write a .txt file"))
+    cases.append((["predict", str(model), str(tables / "new.jsonl.gz"), "--output", str(model / "p.csv")],
+                  "cannot make the folder"))  # one line, not a traceback
     (tables / "empty.csv").write_text("")
     cases.append((["fit", str(tables / "empty.csv"), "--output", str(tables / "m.skulm")], "is empty"))
     (tables / "header.csv").write_text("text,label\n")
@@ -81,6 +95,30 @@ def test_clear_errors_and_nothing_overwritten(tables, capsys):
         assert err.startswith("error: ") and message in err, (argv, err)
     assert model.read_bytes() == b"keep me"
     assert not (tables / "m.skulm").exists()
+
+
+def test_help_imports_no_torch_and_documents_every_argument():
+    code = ("import sys, contextlib, io\nfrom sk_ulmfit._cli.parser import build_parser, main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    try:\n        main(['--help'])\n"
+            "    except SystemExit:\n        pass\nprint(sorted(m for m in ('torch', 'fastai', 'pandas') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    assert result.stdout.strip() == "[]"
+    from sk_ulmfit._cli.parser import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, command in commands.choices.items():
+        if name == "pretrain":  # its own parser: sk_ulmfit.pretrain
+            continue
+        for action in command._actions:
+            assert action.help, f"{name}: {action.dest} has no help"
+    assert "``" not in build_parser().format_help()  # plain text, not reStructuredText
+
+
+def test_read_table_takes_an_encoding(tmp_path):
+    from sk_ulmfit._cli.tables import read_table
+
+    (tmp_path / "latin.csv").write_bytes("text,label\ncaf\u00e9,b\n".encode("latin-1"))
+    assert read_table(tmp_path / "latin.csv", "latin-1")["text"].tolist() == ["caf\u00e9"]
 
 
 def test_console_entry_and_pretrain_delegation(tmp_path):

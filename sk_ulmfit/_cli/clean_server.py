@@ -19,7 +19,6 @@ input's format, and the change log ``<output>.changes.csv``. The input is never 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import errno
 import json
@@ -36,21 +35,22 @@ import pandas as pd
 
 from .._common.atomic import atomic_target
 from ..cleaning import RANKING_TITLES, SCORE_NAMES, DatasetCleaner
+from .parser import SCORES
 from .tables import (
     COMPRESSIONS,
     READERS,
     CommandError,
-    column,
     graded,
+    labels_of,
     load_model,
     read_table,
+    table_suffix,
     texts_of,
     writable,
     write_table,
 )
 
 HOST = "127.0.0.1"
-SCORES = ("out-of-fold", "training")
 # What the page may fetch: URL path -> (file in _clean_page, content type).
 PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
               "/cleaner.css": ("cleaner.css", "text/css; charset=utf-8"),
@@ -59,47 +59,6 @@ MAX_BODY = 64 * 1024
 
 
 # ----------------------------------------------------------------------- the command
-def add_clean_parser(commands) -> argparse.ArgumentParser:
-    """Add the ``clean`` subcommand to ``commands`` (an argparse subparsers object)."""
-    command = commands.add_parser(
-        "clean", help="review the texts whose labels the model doubts in a local web page: keep, delete or "
-                      "relabel each, then save the cleaned table",
-        description="Serve a page on 127.0.0.1 that ranks the texts of DATA by how much MODEL doubts their "
-                    "labels; every decision is saved as it is made (in OUTPUT.decisions.json, resumed by the "
-                    "next run with the same --output), and the page's Save button writes OUTPUT and "
-                    "OUTPUT.changes.csv.")
-    command.add_argument("model", help="a model file written by 'sk-ulmfit fit' (or ULMFiTClassifier.save)")
-    command.add_argument("data", help="the labelled table to clean (.csv, .tsv, .jsonl or .parquet); "
-                                      "it is never modified")
-    command.add_argument("--output", required=True,
-                         help="the cleaned table to write, in the same format as DATA (the page's Save button "
-                              "writes it)")
-    command.add_argument("--text-column", default="text", help="the column of DATA with the texts (default: text)")
-    command.add_argument("--label-column", default="label",
-                         help="the column of DATA with the labels (default: label)")
-    command.add_argument("--port", type=port_number, default=0,
-                         help="the port to serve on, on 127.0.0.1 (default: a free one)")
-    command.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
-    command.add_argument("--scores", choices=SCORES, default="out-of-fold",
-                         help="out-of-fold (default): each text graded by models that never saw its label, "
-                              "about two passes over the texts; training: the model's own probabilities, "
-                              "fast, but it is sure of the labels it was trained on, wrong or not")
-    command.add_argument("--force", action="store_true", help="replace --output if it exists")
-    command.set_defaults(run=run_clean)
-    return command
-
-
-def port_number(text: str) -> int:
-    """``--port``: 0 (a free port) to 65535."""
-    try:
-        value = int(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535; got {text!r}") from error
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535; got {value}")
-    return value
-
-
 def run_clean(args) -> None:
     """``sk-ulmfit clean``: grade the texts, serve the page until Ctrl-C."""
     output = check_output(Path(args.data), Path(args.output), args.force)
@@ -137,10 +96,7 @@ def check_output(data: Path, output: Path, force: bool) -> Path:
 
 def table_kind(path: Path) -> str | None:
     """``"csv"``, ``"tsv"``, ``"jsonl"`` or ``"parquet"`` from the suffix (as ``read_table`` reads it)."""
-    suffixes = [suffix.lower() for suffix in path.suffixes]
-    if suffixes and suffixes[-1] in COMPRESSIONS:
-        suffixes = suffixes[:-1]
-    return READERS.get(suffixes[-1] if suffixes else "")
+    return READERS.get(table_suffix(path))
 
 
 def compression(path: Path) -> str:
@@ -163,9 +119,9 @@ def changes_file(output: Path) -> Path:
 
 def prepare_session(args, output: Path) -> CleanSession:
     """Read the table and model, grade the texts, resume the decisions."""
-    frame = read_table(args.data)
+    frame = read_table(args.data, args.encoding)
     X = texts_of(frame, args.text_column, args.data)
-    given = column(frame, args.label_column, args.data)
+    given = labels_of(frame, args.label_column, args.data)
     model = load_model(args.model)
     if getattr(model, "multilabel_", False):
         raise CommandError("clean reviews texts with one label each; this is a multi-label model")

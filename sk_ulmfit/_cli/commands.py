@@ -1,15 +1,4 @@
-"""``sk-ulmfit``: the estimators from a shell, for people with a CSV.
-
-    sk-ulmfit fit train.csv --text-column text --label-column label --output model.skulm [--unlabelled more.csv]
-    sk-ulmfit predict model.skulm new.csv --text-column text --output predictions.csv [--proba]
-    sk-ulmfit evaluate model.skulm test.csv --text-column text --label-column label
-    sk-ulmfit inspect model.skulm train.csv --text-column text --label-column label --output worst.html
-    sk-ulmfit pretrain corpus-*.jsonl.xz --output lm.pt --checkpoint-dir runs/lm   # python -m sk_ulmfit.pretrain
-
-Tables are CSV, TSV, JSON Lines or Parquet (by suffix, optionally compressed: ``.gz``,
-``.xz``, ...). Models are written in the safe format of ``ULMFiTClassifier.save``. A file
-that exists is never overwritten without ``--force``. Errors go to stderr as one
-``error:`` line and exit status 2.
+"""What the ``sk-ulmfit`` commands do (their arguments are in ``_cli.parser``).
 
 ``fit --unlabelled FILE`` (repeatable) adds that table's texts (the same text column) to
 stage 2, the language model's fine-tuning: in-domain text without labels, the lever that
@@ -34,15 +23,15 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from .. import pretrain
 from .._estimators.classifier import ULMFiTClassifier, predictions
 from .._estimators.stage2 import auto_language_model
 from ..inspection import most_unsure, top_losses
-from .clean_server import add_clean_parser
+from .clean_server import run_clean
 from .tables import (
+    TABLE_WRITERS,
     CommandError,
-    column,
     graded,
+    labels_of,
     load_model,
     read_table,
     texts_of,
@@ -85,25 +74,26 @@ def multilabel_names(model: ULMFiTClassifier, model_path) -> tuple[list[str], st
     return saved["labels"], saved["separator"]
 
 
-def stage2_with(classifier: ULMFiTClassifier, paths: Sequence[str], text_column: str):
+def stage2_with(classifier: ULMFiTClassifier, paths: Sequence[str], text_column: str, encoding: str):
     """``classifier``'s stage 2 (``language_model="auto"``'s settings) with the texts of the
     tables at ``paths`` added as unlabelled texts."""
     if classifier.pretrained is None or classifier.language_model != "auto":
         raise CommandError("--unlabelled texts feed stage 2, the language model's fine-tuning, which needs "
                            "a pretrained model and language_model='auto': drop --set pretrained=None / "
                            "language_model=..., or drop --unlabelled")
-    texts = [text for path in paths for text in texts_of(read_table(path), text_column, path)]
+    texts = [text for path in paths for text in texts_of(read_table(path, encoding), text_column, path)]
     return auto_language_model(classifier.get_params(deep=False), extra_texts=texts)
 
 
 # ----------------------------------------------------------------------- commands
 def fit(args) -> None:
     output = writable(args.output, args.force)
-    frame = read_table(args.data)
-    X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
+    frame = read_table(args.data, args.encoding)
+    X = texts_of(frame, args.text_column, args.data)
+    y = labels_of(frame, args.label_column, args.data, blank_is_empty_set=args.label_separator is not None)
     classifier = ULMFiTClassifier(**{"verbose": 1, **parse_settings(args.set)})
     if args.unlabelled:
-        classifier.set_params(language_model=stage2_with(classifier, args.unlabelled, args.text_column))
+        classifier.set_params(language_model=stage2_with(classifier, args.unlabelled, args.text_column, args.encoding))
         print(f"stage 2 reads {len(classifier.language_model.extra_texts)} unlabelled texts besides the labelled ones")
     binarizer = None
     if args.label_separator is not None:
@@ -124,9 +114,9 @@ def fit(args) -> None:
 
 
 def predict(args) -> None:
-    output = writable(args.output, args.force)
+    output = writable(args.output, args.force, TABLE_WRITERS)
     model = load_model(args.model)
-    frame = read_table(args.data)
+    frame = read_table(args.data, args.encoding)
     X = texts_of(frame, args.text_column, args.data)
     result = frame.copy()
     log_proba = model.predict_log_proba(X)  # one pass for both the probabilities and predict's rule
@@ -144,8 +134,8 @@ def predict(args) -> None:
 
 def evaluate(args) -> None:
     model = load_model(args.model)
-    frame = read_table(args.data)
-    X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
+    frame = read_table(args.data, args.encoding)
+    X, y = texts_of(frame, args.text_column, args.data), labels_of(frame, args.label_column, args.data, blank_is_empty_set=model.multilabel_)
     if model.multilabel_:
         names, separator = multilabel_names(model, args.model)
         truth = MultiLabelBinarizer(classes=names).fit_transform(label_sets(y, separator))
@@ -163,13 +153,13 @@ def evaluate(args) -> None:
 
 
 def inspect(args) -> None:
-    output = writable(args.output, args.force)
+    output = writable(args.output, args.force, (*TABLE_WRITERS, ".html"))
     model = load_model(args.model)
     if model.multilabel_:
         raise CommandError("inspect ranks texts with one label each; for a multi-label model use "
                            "sk_ulmfit.inspection from Python, one label at a time")
-    frame = read_table(args.data)
-    X, y = texts_of(frame, args.text_column, args.data), column(frame, args.label_column, args.data)
+    frame = read_table(args.data, args.encoding)
+    X, y = texts_of(frame, args.text_column, args.data), labels_of(frame, args.label_column, args.data)
     labels = y.to_numpy().astype(model.classes_.dtype)
     unknown = sorted(set(labels.tolist()) - set(model.classes_.tolist()), key=str)
     if unknown:
@@ -185,78 +175,17 @@ def inspect(args) -> None:
     print(f"wrote the {len(table)} {args.kind.replace('-', ' ')} of {len(X)} texts to {output}; {note}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sk-ulmfit", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    def table_args(command, labels: bool):
-        command.add_argument("--text-column", default="text", help="default: text")
-        if labels:
-            command.add_argument("--label-column", default="label", help="default: label")
-
-    command = commands.add_parser("fit", help="train a classifier on a labelled table")
-    command.add_argument("data")
-    table_args(command, labels=True)
-    command.add_argument("--output", required=True, help="model file to write")
-    command.add_argument("--unlabelled", action="append", default=[], metavar="FILE",
-                         help="a table of unlabelled texts of the same kind (same --text-column) for stage 2, "
-                              "the language model's fine-tuning; repeatable")
-    command.add_argument("--label-separator", metavar="SEP",
-                         help="multi-label: each label cell is a set of labels joined by SEP, e.g. ';'")
-    command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                         help="a ULMFiTClassifier parameter (repeatable), e.g. --set direction='forward'")
-    command.add_argument("--force", action="store_true", help="replace --output if it exists")
-    command.set_defaults(run=fit)
-
-    command = commands.add_parser("predict", help="predict a table's texts")
-    command.add_argument("model")
-    command.add_argument("data")
-    table_args(command, labels=False)
-    command.add_argument("--output", required=True, help="the table with a 'predicted' column added")
-    command.add_argument("--proba", action="store_true", help="also a probability column per class")
-    command.add_argument("--force", action="store_true")
-    command.set_defaults(run=predict)
-
-    command = commands.add_parser("evaluate", help="accuracy and per-class report on a labelled table")
-    command.add_argument("model")
-    command.add_argument("data")
-    table_args(command, labels=True)
-    command.set_defaults(run=evaluate)
-
-    command = commands.add_parser("inspect", help="the texts whose labels the model doubts most")
-    command.add_argument("model")
-    command.add_argument("data")
-    table_args(command, labels=True)
-    command.add_argument("--kind", choices=("top-losses", "most-unsure"), default="top-losses")
-    command.add_argument("--k", type=int, default=50, help="rows to keep (default 50)")
-    command.add_argument("--scores", choices=("out-of-fold", "training"), default="out-of-fold",
-                         help="out-of-fold (default): each text graded by a model that never saw its label, "
-                              "from the model's encoder features; training: by the model itself, which is "
-                              "sure of the labels it memorised")
-    command.add_argument("--cv", type=int, default=5, help="folds of the out-of-fold scores (default 5)")
-    command.add_argument("--output", required=True, help=".csv, .tsv, .jsonl, .parquet or .html")
-    command.add_argument("--force", action="store_true")
-    command.set_defaults(run=inspect)
-
-    add_clean_parser(commands)
-
-    commands.add_parser("pretrain", help="train a language model on a corpus (see: sk-ulmfit pretrain --help)",
-                        add_help=False)
-    return parser
+COMMANDS = {"fit": fit, "predict": predict, "evaluate": evaluate, "inspect": inspect, "clean": run_clean}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["pretrain"]:
-        return pretrain.main(argv[1:])
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command; a problem with its input is one ``error:`` line and status 2."""
     try:
-        args.run(args)
+        COMMANDS[args.command](args)
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a folder that cannot be written, a full disk, ...
+        print(f"error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -456,7 +456,8 @@ or dict, default="english"
                 transfer_head(model, head_start, classes)
             model.to(device)
             history = self._run_schedule(model, model_config, device, data, sequences, rng,
-                                         None if resume is None else resume["progress"], save_progress, runs_after)
+                                         None if resume is None else resume["progress"], save_progress, runs_after,
+                                         direction)
         if encoder_weights is not None:
             model = widen_vocabulary(model, config, rows, embedding).to(device)
         return TrainedDirection(direction, vocab, config, model.eval()), history
@@ -515,7 +516,8 @@ or dict, default="english"
 
     def _run_schedule(self, model: torch.nn.Module, config: ClassifierConfig, device: torch.device,
                       data: _TrainingSet, sequences: list[np.ndarray], rng: np.random.Generator,
-                      resume: dict | None = None, save_progress=None, runs_after: int = 0) -> list[dict]:
+                      resume: dict | None = None, save_progress=None, runs_after: int = 0,
+                      direction: str = "forward") -> list[dict]:
         """Train ``model`` on ``data``'s training part (``sequences``: its texts as ids) through
         the schedule; the history records. The one step ``lr_find`` replaces."""
         targets, weights, valid_idx = data.targets, data.weights, data.valid_idx
@@ -538,7 +540,7 @@ or dict, default="english"
             rng=rng, resume=resume, save_progress=save_progress,
             early_stopping=EarlyStopping(self.n_iter_no_change, snapshot=lambda: state_dict_on_cpu(model),
                                          restore=model.load_state_dict) if self.early_stopping else None,
-            runs_after=runs_after,
+            runs_after=runs_after, title=f"training the classifier ({direction})",
         )
 
     def _validation_scores(self, model, config, device, sequences, targets, weights, valid_idx) -> dict:

@@ -218,6 +218,7 @@ class ULMFiTLanguageModel(BaseEstimator, PayloadSource):
                 evaluate=None, lr_schedule=self.lr_schedule, lr_decay=1.0,
                 weight_decay=self.weight_decay, device=device, verbose=self.verbose,
                 rng=rng, resume=None if saved is None else saved["progress"], save_progress=save_progress,
+                title=f"{'training' if start is None else 'fine-tuning'} the language model ({self.direction})",
             )
         run.finish([self.direction])
         self.vocab_ = vocab

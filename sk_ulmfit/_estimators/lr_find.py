@@ -134,7 +134,7 @@ class _RangeTest(ULMFiTClassifier):
     range_curve: list
 
     def _run_schedule(self, model, config, device, data, sequences, rng, resume=None, save_progress=None,
-                      runs_after=0):
+                      runs_after=0, direction="forward"):
         stages, batch_size, train_idx = data.stages, data.batch_size, data.train_idx
         stage = self.range_test["stage"]
         if not 1 <= stage <= len(stages):

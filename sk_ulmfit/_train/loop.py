@@ -218,6 +218,7 @@ def run_schedule(
     save_progress: Callable[[dict], None] | None = None,
     early_stopping: EarlyStopping | None = None,
     runs_after: int = 0,
+    title: str = "training",
 ) -> list[dict]:
     """Train through the stages of gradual unfreezing; returns one record per epoch.
 
@@ -234,9 +235,10 @@ def run_schedule(
     improved for ``n_iter_no_change`` epochs, and leaves the network with the weights of
     its best epoch of that stage.
 
-    With ``verbose``, each epoch's line ends with an estimate of the time left: the steps
-    still to run at the last epoch's seconds per step, plus ``runs_after`` more runs of the
-    whole schedule (the classifier's other reading direction).
+    With ``verbose``, each epoch prints a line that starts with ``title`` (what is trained,
+    e.g. "training the classifier (forward)") and ends with an estimate of the time left:
+    the steps still to run at the last epoch's seconds per step, plus ``runs_after`` more
+    runs of the whole schedule (the classifier's other reading direction).
     """
     optimizer = make_optimizer(groups, lr_schedule, weight_decay)
     scaler = make_gradient_scaler(device)
@@ -275,7 +277,7 @@ def run_schedule(
             history.append(record)
             if verbose:
                 left = clock.seconds_left(stage_index, epoch_number, record)
-                print(f"{format_record(record, len(stages), stage.epochs)}; {format_duration(left)} left",
+                print(f"{title}: {format_record(record, len(stages), stage.epochs)}; {format_duration(left)} left",
                       flush=True)
             if last_stage and early_stopping is not None and (best is None or record["valid_loss"] < best["loss"]):
                 best = {"epoch": epoch_number, "loss": record["valid_loss"], "state": early_stopping.snapshot()}
