@@ -77,6 +77,24 @@ def out_of_fold_proba(estimator, X: Sequence[str], y, *, method: str = "features
     See Also
     --------
     top_losses, most_unsure, label_issues
+    sklearn.model_selection.cross_val_predict : What ``method="refit"`` runs.
+
+    Examples
+    --------
+    Any scikit-learn classifier of texts grades them with ``method="refit"``:
+
+    >>> from sklearn.feature_extraction.text import TfidfVectorizer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sk_ulmfit.inspection import out_of_fold_proba, top_losses
+    >>> texts = ["good film", "great film", "fine film", "bad film", "awful film", "poor film"] * 2
+    >>> labels = ["pos", "pos", "pos", "neg", "neg", "neg"] * 2
+    >>> tfidf = make_pipeline(TfidfVectorizer(), LogisticRegression())
+    >>> proba = out_of_fold_proba(tfidf, texts, labels, method="refit", cv=2, random_state=0)
+    >>> proba.shape
+    (12, 2)
+    >>> len(top_losses(texts, labels, proba, k=3))
+    3
     """
     if method not in OUT_OF_FOLD_METHODS:
         raise ValueError(f"method must be one of {OUT_OF_FOLD_METHODS}; got {method!r}")
@@ -129,8 +147,24 @@ def top_losses(X: Sequence[str], y, proba, *, classes=None, k: int | None = None
 
     Returns
     -------
-    DataFrame with columns ``position, text, label, predicted, loss, p_label, p_predicted``,
-    highest ``loss`` first.
+    DataFrame
+        Columns ``position, text, label, predicted, loss, p_label, p_predicted``, highest
+        ``loss`` first.
+
+    See Also
+    --------
+    out_of_fold_proba : Probabilities from models that never saw a text's label.
+    most_unsure : The texts the model is least decided about.
+    label_issues : cleanlab's confident learning on the same probabilities.
+
+    Examples
+    --------
+    >>> from sk_ulmfit.inspection import top_losses
+    >>> texts = ["a great film", "a dull film", "a fine film"]
+    >>> proba = [[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]   # columns: "neg", "pos"
+    >>> top_losses(texts, ["pos", "pos", "pos"], proba, classes=["neg", "pos"], k=1)[["text", "label", "predicted"]]
+              text label predicted
+    0  a dull film   pos       neg
     """
     texts, labels, proba, classes = _checked(X, y, proba, classes)
     label_columns = _columns_of(labels, classes)
@@ -157,8 +191,22 @@ def most_unsure(X: Sequence[str], y, proba, *, classes=None, k: int | None = Non
 
     Returns
     -------
-    DataFrame with columns ``position``, ``text``, [``label``,] ``predicted``, ``runner_up``,
-    ``margin``, ``p_predicted``, ``p_runner_up``, smallest ``margin`` first.
+    DataFrame
+        Columns ``position``, ``text``, [``label``,] ``predicted``, ``runner_up``,
+        ``margin``, ``p_predicted``, ``p_runner_up``, smallest ``margin`` first.
+
+    See Also
+    --------
+    top_losses : The texts whose given label is least likely.
+
+    Examples
+    --------
+    >>> from sk_ulmfit.inspection import most_unsure
+    >>> texts = ["a great film", "a film", "a dull film"]
+    >>> proba = [[0.1, 0.9], [0.45, 0.55], [0.8, 0.2]]
+    >>> most_unsure(texts, None, proba, classes=["neg", "pos"], k=1)[["text", "predicted", "runner_up"]]
+         text predicted runner_up
+    0  a film       pos       neg
     """
     texts, labels, proba, classes = _checked(X, y, proba, classes)
     if proba.shape[1] < 2:
@@ -209,10 +257,26 @@ def most_similar(embeddings, X: Sequence[str], other_embeddings=None, other_X: S
 
     Returns
     -------
-    DataFrame with columns ``position``, ``text``, [``label``,] ``other_position``,
-    ``other_text``, [``other_label``,] ``similarity``, most similar first.
+    DataFrame
+        Columns ``position``, ``text``, [``label``,] ``other_position``, ``other_text``,
+        [``other_label``,] ``similarity``, most similar first.
+
+    See Also
+    --------
+    sk_ulmfit.ULMFiTClassifier.transform : The encoder's features of each text.
+
+    Examples
+    --------
+    >>> from sk_ulmfit.inspection import most_similar
+    >>> texts = ["the cat sat", "the cat sat down", "stock prices fell"]
+    >>> embeddings = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]
+    >>> most_similar(embeddings, texts, k=1)[["text", "other_text"]]
+              text        other_text
+    0  the cat sat  the cat sat down
     """
     texts = check_texts(X)
+    embeddings = _as_matrix(embeddings)
+    other_embeddings = None if other_embeddings is None else _as_matrix(other_embeddings)
     within = other_embeddings is None
     other_texts = texts if within else check_texts(other_X)
     labels = None if y is None else np.asarray(y)
@@ -253,7 +317,30 @@ def label_issues(X: Sequence[str], y, proba, *, classes=None, **cleanlab_options
 
     Calls ``cleanlab.filter.find_label_issues`` on out-of-fold ``proba`` and returns the
     flagged texts as :func:`top_losses` rows, ranked by cleanlab's self-confidence
-    (least confident first). ``cleanlab_options`` go to ``find_label_issues``.
+    (least confident first).
+
+    Parameters
+    ----------
+    X : sequence of str
+        The texts.
+    y : array-like of shape (n_texts,)
+        The given labels.
+    proba : array-like of shape (n_texts, n_classes)
+        Out-of-fold probabilities (:func:`out_of_fold_proba`); cleanlab's estimate of
+        the label noise needs probabilities from models that did not see the labels.
+    classes : array-like of shape (n_classes,), optional
+        The label of each column of ``proba``; default: sorted distinct labels of ``y``.
+    **cleanlab_options
+        Passed to ``cleanlab.filter.find_label_issues`` (e.g. ``filter_by``).
+
+    Returns
+    -------
+    DataFrame
+        The flagged texts as rows of :func:`top_losses`, least self-confident first.
+
+    See Also
+    --------
+    top_losses : Every text ranked by its loss, flagged or not.
     """
     try:
         from cleanlab.filter import find_label_issues
@@ -274,8 +361,25 @@ def label_issues(X: Sequence[str], y, proba, *, classes=None, **cleanlab_options
 def plot_confusion_matrix(y_true, y_pred, *, labels=None, normalize: str | None = None, ax=None):
     """A confusion matrix plot (scikit-learn's ``ConfusionMatrixDisplay``), labels readable.
 
-    ``normalize`` is ``None``, ``"true"``, ``"pred"`` or ``"all"``. Needs matplotlib.
-    Returns the ``ConfusionMatrixDisplay``; its ``figure_`` shows in a notebook.
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_texts,)
+        The given and the predicted labels.
+    labels : array-like, optional
+        The labels to show, in order; default: those that occur.
+    normalize : {None, "true", "pred", "all"}, default=None
+        Counts, or fractions of each true class, each predicted class or all texts.
+    ax : matplotlib Axes, optional
+        Where to draw; default: a new figure. Needs matplotlib.
+
+    Returns
+    -------
+    sklearn.metrics.ConfusionMatrixDisplay
+        Its ``figure_`` shows in a notebook.
+
+    See Also
+    --------
+    sklearn.metrics.ConfusionMatrixDisplay.from_predictions : What draws it.
     """
     display = ConfusionMatrixDisplay.from_predictions(
         y_true, y_pred, labels=labels, normalize=normalize, ax=ax, xticks_rotation=45,
@@ -287,8 +391,24 @@ def plot_confusion_matrix(y_true, y_pred, *, labels=None, normalize: str | None 
 def styled(frame: pd.DataFrame, *, text_width: int = 60):
     """A notebook-friendly view of a table from this module (a pandas ``Styler``).
 
-    Texts wrap at about ``text_width`` characters; probabilities show as percentages,
-    with bars for the loss, margin or similarity column.
+    Parameters
+    ----------
+    frame : DataFrame
+        A table returned by :func:`top_losses`, :func:`most_unsure`, :func:`most_similar`
+        or :func:`label_issues`.
+    text_width : int, default=60
+        Texts wrap at about this many characters.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Probabilities as percentages, with bars for the loss, margin or similarity column.
+
+    Examples
+    --------
+    >>> from sk_ulmfit.inspection import styled, top_losses
+    >>> table = top_losses(["a dull film"], ["pos"], [[0.8, 0.2]], classes=["neg", "pos"])
+    >>> html = styled(table).to_html()   # what a notebook shows
     """
     percent = [c for c in frame.columns if c.startswith("p_") or c in ("margin", "similarity")]
     bars = [c for c in ("loss", "margin", "similarity") if c in frame.columns]
@@ -364,6 +484,11 @@ def _best_per_row(distances, start, k, within, labels, other_labels, different_l
     keep = min(k, similarity.shape[1])
     best = np.argpartition(-similarity, keep - 1, axis=1)[:, :keep]
     return best, np.take_along_axis(similarity, best, axis=1)
+
+
+def _as_matrix(embeddings):
+    """Embeddings as a dense or sparse matrix (lists of rows become an array)."""
+    return embeddings if hasattr(embeddings, "shape") else np.asarray(embeddings, dtype=float)
 
 
 def _check_rows(embeddings, texts, name: str, texts_name: str) -> None:
