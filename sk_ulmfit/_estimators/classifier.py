@@ -239,10 +239,34 @@ or dict, default="english"
         ``train_loss``, ``seconds`` and, with ``validation_fraction``, ``valid_loss`` and
         ``valid_accuracy``. ``pandas.DataFrame(clf.history_)`` tabulates it.
 
+    See Also
+    --------
+    ULMFiTLanguageModel : Stages 1 and 2, the language model the encoder comes from.
+    sk_ulmfit.lr_find : fastai's learning-rate range test for a schedule's stage.
+    sk_ulmfit.plot_history : The losses of a fit across its stages.
+    sk_ulmfit.inspection.out_of_fold_proba : Grades for finding label errors.
+
     Examples
     --------
-    >>> clf = ULMFiTClassifier(random_state=0).fit(train_texts, train_labels)  # doctest: +SKIP
-    >>> clf.predict_proba(test_texts)  # doctest: +SKIP
+    With every default (the shipped ``"english"`` encoder, both directions)::
+
+        clf = ULMFiTClassifier(random_state=0).fit(train_texts, train_labels)
+        clf.predict_proba(test_texts)
+
+    A tiny model from random weights, to see the interface in a second:
+
+    >>> from sk_ulmfit import ULMFiTClassifier
+    >>> texts = ["what is a cat", "who wrote hamlet", "what is a dog", "who painted this"] * 8
+    >>> labels = ["DESC", "HUM", "DESC", "HUM"] * 8
+    >>> clf = ULMFiTClassifier(pretrained=None, direction="forward", emb_size=16, hidden_size=32,
+    ...                        n_layers=1, min_freq=1, schedule=[("all", 4, 1e-2)],
+    ...                        random_state=0).fit(texts, labels)
+    >>> clf.classes_
+    array(['DESC', 'HUM'], dtype='<U4')
+    >>> clf.predict_proba(["what is a bird"]).shape
+    (1, 2)
+    >>> clf.transform(["what is a bird"]).shape   # [h_last; max; mean] of the encoder
+    (1, 48)
     """
 
     def __init__(

@@ -108,6 +108,27 @@ class ULMFiTLanguageModel(BaseEstimator, PayloadSource):
     device_ : torch.device
     history_ : list of dict
         One record per stage and epoch (``train_loss`` in nats per token).
+
+    See Also
+    --------
+    ULMFiTClassifier : The classifier whose stage 2 this is (``language_model=``).
+    sk_ulmfit.pretrain.pretrain_language_model : Stage 1 or 2 on a corpus of any size.
+
+    Examples
+    --------
+    Fine-tune the shipped model on texts of your domain and score held-out ones::
+
+        lm = ULMFiTLanguageModel(pretrained="english", epochs=1).fit(domain_texts)
+        lm.perplexity(held_out_texts)
+
+    A tiny model from random weights:
+
+    >>> from sk_ulmfit import ULMFiTLanguageModel
+    >>> texts = ["the cat sat on the mat", "the dog sat on the log"] * 10
+    >>> lm = ULMFiTLanguageModel(emb_size=8, hidden_size=16, n_layers=1, min_freq=1, batch_size=2, bptt=4,
+    ...                          random_state=0).fit(texts)
+    >>> lm.perplexity(["the cat sat on the log"]) < len(lm.vocab_)   # better than a uniform guess
+    True
     """
 
     def __init__(
