@@ -401,6 +401,17 @@ def fetch_trec(
     sklearn.utils.Bunch or tuple
         ``data`` (list of questions), ``target`` (object array of labels), ``target_names``,
         ``DESCR``, ``filenames``.
+
+    See Also
+    --------
+    fetch_ag_news, fetch_imdb
+
+    Examples
+    --------
+    ::
+
+        from sk_ulmfit.datasets import fetch_trec
+        X, y = fetch_trec("train", data_home="../shared/data", return_X_y=True)
     """
     _check_subset(subset, ("train", "test"))
     filename = {"train": "train_5500.label", "test": "TREC_10.label"}[subset]
@@ -440,6 +451,17 @@ def fetch_imdb(
     sklearn.utils.Bunch or tuple
         ``data`` (review texts), ``target`` (``"negative"``/``"positive"``), ``target_names``,
         ``DESCR``, ``filenames``.
+
+    See Also
+    --------
+    fetch_imdb_sample, fetch_trec
+
+    Examples
+    --------
+    ::
+
+        from sk_ulmfit.datasets import fetch_imdb
+        X, y = fetch_imdb("train", data_home="../shared/data", return_X_y=True)
     """
     _check_subset(subset, ("train", "test"))
     path = get_data_home(data_home) / "imdb" / f"{subset}.csv.xz"
@@ -474,6 +496,17 @@ def fetch_imdb_sample(
     sklearn.utils.Bunch or tuple
         ``data``, ``target`` (``"negative"``/``"positive"``), ``target_names``, ``DESCR``,
         ``filenames``.
+
+    See Also
+    --------
+    fetch_imdb
+
+    Examples
+    --------
+    ::
+
+        from sk_ulmfit.datasets import fetch_imdb_sample
+        X, y = fetch_imdb_sample("train", data_home="../shared/data", return_X_y=True)
     """
     _check_subset(subset, ("train", "valid", "all"))
     path = get_data_home(data_home) / "imdb_sample" / "texts.csv.gz"
@@ -511,6 +544,17 @@ def fetch_ag_news(
     sklearn.utils.Bunch or tuple
         ``data`` (title + " " + description, otherwise unchanged), ``target`` (World, Sports,
         Business, Sci/Tech), ``target_names``, ``DESCR``, ``filenames``.
+
+    See Also
+    --------
+    fetch_trec, fetch_reuters21578
+
+    Examples
+    --------
+    ::
+
+        from sk_ulmfit.datasets import fetch_ag_news
+        X, y = fetch_ag_news("test", data_home="../shared/data", return_X_y=True)
     """
     if subset == "train":
         raise ValueError(
@@ -562,6 +606,17 @@ def fetch_reuters21578(
         ``(n_stories, 90)``: scikit-learn's multi-label convention, as ``fetch_rcv1``),
         ``target_names`` (the 90 topics, the columns of ``target``, the same for both
         subsets), ``labels`` (each story's topic names), ``DESCR``, ``filenames``.
+
+    See Also
+    --------
+    fetch_ag_news
+
+    Examples
+    --------
+    ::
+
+        from sk_ulmfit.datasets import fetch_reuters21578
+        X, y = fetch_reuters21578("train", data_home="../shared/data", return_X_y=True)
     """
     _check_subset(subset, ("train", "test"))
     folder = get_data_home(data_home) / "reuters21578"
@@ -606,6 +661,17 @@ def fetch_wikitext2(
     sklearn.utils.Bunch or tuple
         ``data`` (the non-blank lines, trailing newline removed, text otherwise as is),
         ``target`` None, ``target_names`` [], ``DESCR``, ``filenames``.
+
+    See Also
+    --------
+    wikitext_articles
+
+    Examples
+    --------
+    ::
+
+        from sk_ulmfit.datasets import fetch_wikitext2
+        bunch = fetch_wikitext2("train", data_home="../shared/data")
     """
     _check_subset(subset, ("train", "valid", "test"))
     path = get_data_home(data_home) / "wikitext-2" / f"{subset}.txt.gz"

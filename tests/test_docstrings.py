@@ -9,7 +9,8 @@ import sk_ulmfit
 import sk_ulmfit.cleaning
 import sk_ulmfit.inspection
 
-PUBLIC = [sk_ulmfit.inspection, sk_ulmfit.cleaning, sk_ulmfit.ULMFiTClassifier, sk_ulmfit.ULMFiTLanguageModel]
+PUBLIC = [sk_ulmfit.inspection, sk_ulmfit.cleaning, sk_ulmfit.ULMFiTClassifier, sk_ulmfit.ULMFiTLanguageModel,
+          sk_ulmfit.available_models]
 
 
 @pytest.mark.parametrize("public", PUBLIC, ids=lambda obj: obj.__name__)

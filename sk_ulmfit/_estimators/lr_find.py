@@ -98,6 +98,18 @@ def lr_find(estimator: ULMFiTClassifier, X, y, *, stage: int = 1, start_lr: floa
     -------
     LRFinderResult
         ``curve`` (a DataFrame), ``suggestions`` and ``plot()``.
+
+    See Also
+    --------
+    sk_ulmfit.plot_history : The losses of a whole fit across its stages.
+
+    Examples
+    --------
+    Choose the rate of the schedule's last stage (all layers) and use it::
+
+        result = lr_find(ULMFiTClassifier(), X, y, stage=4, suggest_funcs=("valley", "steep"))
+        lr = result.suggestions["valley"]
+        clf = ULMFiTClassifier(schedule=[(1, 1, 2e-2), (2, 1, 1e-2), (3, 1, 5e-3), ("all", 8, lr)])
     """
     if not isinstance(estimator, ULMFiTClassifier):
         raise TypeError(f"lr_find takes a ULMFiTClassifier; got {type(estimator).__name__}")

@@ -24,6 +24,17 @@ def plot_history(estimator, ax=None):
     Returns
     -------
     matplotlib Axes
+
+    See Also
+    --------
+    sk_ulmfit.lr_find : The learning-rate range test, to choose a stage's rate.
+
+    Examples
+    --------
+    ::
+
+        clf = ULMFiTClassifier(validation_fraction=0.1, random_state=0).fit(X, y)
+        plot_history(clf).figure.savefig("history.png")
     """
     check_is_fitted(estimator, "history_")
     history = pd.DataFrame(estimator.history_)

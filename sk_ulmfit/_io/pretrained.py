@@ -53,7 +53,23 @@ class Start:
 
 
 def available_models() -> list[str]:
-    """Names of the pretrained language models shipped with the package."""
+    """Names of the pretrained language models shipped with the package.
+
+    Returns
+    -------
+    list of str
+        Each a value ``pretrained=`` takes, in both estimators.
+
+    See Also
+    --------
+    sk_ulmfit.ULMFiTLanguageModel.from_pretrained : One of them as a fitted language model.
+
+    Examples
+    --------
+    >>> from sk_ulmfit import available_models
+    >>> "english" in available_models()
+    True
+    """
     return sorted(name for name, files in SHIPPED.items() if any(_shipped_path(f).is_file() for f in files.values()))
 
 

@@ -233,6 +233,20 @@ def pretrain_language_model(
     -------
     ULMFiTLanguageModel
         The exported model.
+
+    See Also
+    --------
+    sk_ulmfit.ULMFiTLanguageModel : Stage 2 on texts that fit in memory.
+
+    Examples
+    --------
+    Continue the shipped forward model on a corpus of your domain, two hours at a time::
+
+        from sk_ulmfit.pretrain import pretrain_language_model
+        lm = pretrain_language_model(["tickets-00.jsonl.gz"], "tickets_lm.pt", checkpoint_dir="runs/tickets",
+                                     start_from="english", time_budget=2 * 3600)
+        # later, or after an interruption: the same call with resume=True
+        clf = ULMFiTClassifier(pretrained="tickets_lm.pt", direction="forward")
     """
     check_precision(precision)
     join_world()
