@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 from sklearn.utils.validation import check_is_fitted
 
 
@@ -62,14 +63,17 @@ def plot_history(estimator, ax=None):
             ax.scatter(kept + 1, part.loc[kept, column], s=180, facecolors="none", edgecolors="black",
                        label=f"weights kept{suffix}")
     first = history[history["direction"] == history["direction"].iloc[0]].reset_index(drop=True)
+    ax.set_xlim(0.5, len(first) + 0.5)  # every stage label inside the plot, clear of the axis labels
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     for position, record in first.iterrows():
         if record["epoch"] == 1:
             if position:
                 ax.axvline(position + 0.5, ls=":", color="grey")
             ax.annotate(f"stage {record['stage']}: unfreeze {record['unfreeze']}, lr {record['lr']:.0e}",
-                        (position + 0.6, 1.0), xycoords=("data", "axes fraction"), va="top", fontsize=8,
-                        rotation=90, color="grey")
-    ax.set_xlabel("epoch")
+                        (position + 0.55, 0.98), xycoords=("data", "axes fraction"), va="top", ha="left",
+                        fontsize=8, rotation=90, color="grey",
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 1})
+    ax.set_xlabel("epoch (every stage, in order)")
     ax.set_ylabel("loss")
     handles, labels = ax.get_legend_handles_labels()
     if accuracy_ax is not None:
