@@ -24,7 +24,14 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 html_theme = "pydata_sphinx_theme"
 html_title = f"sk_ulmfit {version}"
-html_theme_options = {"navigation_depth": 2, "show_toc_level": 2}
+# The guide's pages are short and code-heavy: no "On this page" column there, so examples
+# fit the width without scrolling; the long reference pages keep it.
+html_theme_options = {"navigation_depth": 2, "show_toc_level": 2,
+                      "secondary_sidebar_items": {page: ["page-toc"] for page in
+                                                  ("api", "results", "evidence", "benchmarks", "design",
+                                                   "pretraining")}}
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 # No network at build time: intersphinx has no inventories to fetch, so it stays empty.
 intersphinx_mapping = {}
 # Docstrings inherited from scikit-learn (score) point into scikit-learn's own glossary.
