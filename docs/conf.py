@@ -30,6 +30,8 @@ html_theme_options = {"navigation_depth": 2, "show_toc_level": 2,
                       "secondary_sidebar_items": {page: ["page-toc"] for page in
                                                   ("api", "results", "evidence", "benchmarks", "design",
                                                    "pretraining")}}
+# The reference pages stand alone (no section to navigate): no empty left column.
+html_sidebars = {page: [] for page in ("index", "api", "results", "evidence", "benchmarks", "design")}
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 # No network at build time: intersphinx has no inventories to fetch, so it stays empty.
