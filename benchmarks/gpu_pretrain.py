@@ -75,7 +75,7 @@ class _Name:
 
 
 class ArrayCorpus:
-    """The slice as a corpus: the methods of ``sk_ulmfit._corpus.Corpus`` that ``_Run`` uses."""
+    """The slice as a corpus: the methods of ``sk_ulmfit.pretrain._corpus.Corpus`` that ``_Run`` uses."""
 
     def __init__(self, vocab, train, lengths, doc_source, valid, describe):
         self.vocab, self.train, self.lengths, self.doc_source = vocab, train, lengths, doc_source

@@ -2,7 +2,7 @@
 
 The library predicts with ``sk_ulmfit._nn.inference`` (plain LSTMs, no chunks); these
 functions run fastai's ``SentenceEncoder`` + ``masked_concat_pool`` as fastai does, on
-batches in the layout ``sk_ulmfit._batching.collate`` builds.
+batches in the layout ``sk_ulmfit._text.batching.collate`` builds.
 """
 
 from __future__ import annotations

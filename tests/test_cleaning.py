@@ -159,8 +159,8 @@ def test_decisions_are_written_at_once_and_resumed(data, tmp_path, monkeypatch):
     X, y, proba, _ = data
     path = tmp_path / "run" / "decisions.json"
     replaced = []
-    real_replace = sk_ulmfit._atomic.os.replace
-    monkeypatch.setattr(sk_ulmfit._atomic.os, "replace",
+    real_replace = sk_ulmfit._common.atomic.os.replace
+    monkeypatch.setattr(sk_ulmfit._common.atomic.os, "replace",
                         lambda source, target: (replaced.append((source, target)), real_replace(source, target)))
     cleaner = DatasetCleaner(X, y, proba, decisions_path=path)
     cleaner.delete(2)

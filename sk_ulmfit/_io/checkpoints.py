@@ -1,7 +1,7 @@
 """A fit's progress on disk (``checkpoint_dir``): resume an interrupted fit where it stopped.
 
 One file per direction, ``<direction>.pt``, rewritten atomically after every completed
-epoch (through :func:`~sk_ulmfit._persistence.write_payload`): plain data and tensors
+epoch (through :func:`~sk_ulmfit._io.persistence.write_payload`): plain data and tensors
 only, read back with ``weights_only`` loading. A file names the fit it belongs to by a
 fingerprint of the estimator's training parameters and of the data, so a checkpoint is
 never applied to another fit, and never overwritten by one: that is an error that says

@@ -96,9 +96,9 @@ def train_step(network: nn.Module, inputs, targets, optimizer, rates, scaler, de
     """One optimiser step on a batch (mixed precision on a GPU); returns the batch loss.
 
     ``network(inputs, targets, *extra)`` is the loss (see
-    :func:`~sk_ulmfit._distributed.data_parallel`); under DDP the backward pass averages
+    :func:`~sk_ulmfit._common.distributed.data_parallel`); under DDP the backward pass averages
     the gradients of all processes, whose loss is scaled by ``share`` (see
-    :func:`~sk_ulmfit._distributed.shard`). ``clip`` caps the gradients' total norm (after
+    :func:`~sk_ulmfit._common.distributed.shard`). ``clip`` caps the gradients' total norm (after
     unscaling) when given.
     """
     inputs, targets = inputs.to(device), targets.to(device)
