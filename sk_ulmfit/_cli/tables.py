@@ -91,9 +91,10 @@ def labels_of(frame: pd.DataFrame, name: str, path, blank_is_empty_set: bool = F
         return values.fillna("")
     blank = np.flatnonzero((values.isna() | (values.astype(str).str.strip() == "")).to_numpy())
     if blank.size:
-        rows = ", ".join(str(i + 2) for i in blank[:5]) + (" ..." if blank.size > 5 else "")
-        raise CommandError(f"{path}: column {name!r} has no label in {blank.size} rows (lines {rows}, counting the "
-                           "header as line 1); label them or drop them")
+        lines = ", ".join(str(i + 2) for i in blank[:5]) + (" ..." if blank.size > 5 else "")
+        rows, them = ("rows", "them") if blank.size > 1 else ("row", "it")
+        raise CommandError(f"{path}: column {name!r} has no label in {blank.size} {rows} ({'lines' if blank.size > 1 else 'line'} "
+                           f"{lines}, counting the header as line 1); label {them} or drop {them}")
     return values
 
 
