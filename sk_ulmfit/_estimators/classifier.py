@@ -63,10 +63,6 @@ from .stage2 import auto_language_model, fine_tuned, stage2_estimator
 # validation_fraction=None with early_stopping=True: MLPClassifier's default fraction
 EARLY_STOPPING_FRACTION = 0.1
 DIRECTION_SETS = {"forward": ("forward",), "backward": ("backward",), "both": DIRECTIONS}
-# language_model="auto": stage 2 as fastai's ULMFiT examples fine-tune (drop_mult 0.3), one
-# epoch at 2e-3; 64 rows of bptt tokens keep the cores busy (the classifier's smaller
-# batch_size is for its few labelled texts). bptt, min_freq, max_vocab, weight_decay,
-# lr_schedule and verbose follow the classifier's.
 
 
 class ULMFiTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator, PayloadSource):

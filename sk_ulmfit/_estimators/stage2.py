@@ -24,7 +24,9 @@ from sklearn.utils.validation import check_memory
 from .._io.persistence import SavedLanguageModel
 from .language_model import ULMFiTLanguageModel
 
-# language_model="auto": stage 2's own settings, and the classifier parameters it shares
+# language_model="auto": stage 2 as fastai's ULMFiT examples fine-tune (drop_mult 0.3), one
+# epoch at 2e-3; 64 rows of bptt tokens keep the cores busy (the classifier's smaller
+# batch_size is for its few labelled texts). The AUTO_SHARED parameters follow the classifier's.
 AUTO_LANGUAGE_MODEL = {"epochs": 1, "lr": 2e-3, "drop_mult": 0.3, "batch_size": 64}
 AUTO_SHARED = ("bptt", "min_freq", "max_vocab", "weight_decay", "lr_schedule", "verbose")
 
